@@ -1,0 +1,36 @@
+"""stylo: neural style transfer (Gatys et al. 2016) on the original VGG19 weights.
+
+``import stylo`` is light: the engine (and torch) load on first use of :func:`stylize` and friends.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "stylize": "stylo.optimize",
+    "stylize_result": "stylo.optimize",
+    "Step": "stylo.optimize",
+    "Result": "stylo.optimize",
+    "Settings": "stylo.config",
+    "StyloError": "stylo.errors",
+    "load_backbone": "stylo.backbones",
+    "open_image": "stylo.image",
+}
+__all__ = [*_LAZY, "__version__"]
+
+if TYPE_CHECKING:
+    from stylo.backbones import load_backbone
+    from stylo.config import Settings
+    from stylo.errors import StyloError
+    from stylo.image import open_image
+    from stylo.optimize import Result, Step, stylize, stylize_result
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'stylo' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+import sys
+
+from stylo.cli import main
+
+sys.exit(main())

@@ -1,0 +1,197 @@
+"""Image IO at the edge: decode and validate files, convert odd modes to RGB, resize, tensors, atomic PNG saves.
+
+Tensors are ``(1, 3, H, W)`` float RGB in [0, 1]; PIL images are mode ``RGB``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from stylo.errors import StyloError
+
+MAX_PIXELS = 64_000_000  # refuse larger images before decoding them (decompression bombs)
+MANIFEST_KEY = "stylo"
+
+
+def open_image(path: Path | str, what: str = "image") -> Image.Image:
+    """Decode the file at ``path`` into an RGB image (EXIF orientation applied), or raise a one-line error."""
+    path = Path(path)
+    if not path.exists():
+        raise StyloError(f"{what} not found: {path}")
+    if path.is_dir():
+        raise StyloError(f"{what} is a directory, not an image: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise StyloError(
+                        f"{what} is too large to decode safely: {img.width}x{img.height} px "
+                        f"(limit {MAX_PIXELS // 1_000_000} megapixels): {path}"
+                    )
+                img.load()
+                return to_rgb(img)
+    except StyloError:
+        raise
+    except UnidentifiedImageError:
+        raise StyloError(f"{what} is not a readable image file: {path}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise StyloError(f"{what} is too large to decode safely (decompression bomb?): {path}") from None
+    except PermissionError:
+        raise StyloError(f"{what} cannot be read (permission denied): {path}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise StyloError(f"{what} is truncated or corrupt: {path} ({exc})") from None
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL mode → 8-bit RGB: EXIF rotation applied, 16-bit scaled down, alpha composited over white."""
+    img = ImageOps.exif_transpose(img)
+    mode = img.mode
+    if mode.startswith("I") or mode == "F":
+        return Image.fromarray(_wide_to_uint8(np.asarray(img), mode)).convert("RGB")
+    if mode == "P":
+        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def _wide_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
+    """16/32-bit integer or float grayscale samples → uint8."""
+    arr = values.astype(np.float64)
+    if mode == "F":
+        scale = 1.0 if arr.max(initial=0) <= 1.0 else 255.0
+    else:
+        scale = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+    return np.clip(np.rint(arr / scale * 255.0), 0, 255).astype(np.uint8)
+
+
+def check_min_side(img: Image.Image, minimum: int, what: str) -> None:
+    if min(img.size) < minimum:
+        raise StyloError(
+            f"{what} is too small: {img.width}x{img.height} px; the network needs at least {minimum} px per side"
+        )
+
+
+def fit_long_side(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """(width, height) scaled so that the longer side is ``long_side`` px, aspect kept."""
+    w, h = size
+    scale = long_side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def fit_area(size: tuple[int, int], area: int) -> tuple[int, int]:
+    """(width, height) scaled to about ``area`` pixels, aspect kept."""
+    w, h = size
+    scale = (area / (w * h)) ** 0.5
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+RESAMPLE = {"lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC,
+            "bilinear": Image.Resampling.BILINEAR}
+
+
+def resize(img: Image.Image, size: tuple[int, int], resample: str = "lanczos") -> Image.Image:
+    """Resize to (width, height); PIL's filters are antialiased when shrinking."""
+    return img if img.size == size else img.resize(size, RESAMPLE[resample])
+
+
+def to_tensor(img: Image.Image) -> torch.Tensor:
+    """RGB PIL image → ``(1, 3, H, W)`` float32 in [0, 1]."""
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def to_pil(tensor: torch.Tensor) -> Image.Image:
+    """``(1, 3, H, W)`` or ``(3, H, W)`` in [0, 1] → RGB PIL image (clamped, rounded to 8 bits)."""
+    t = tensor.detach().float().cpu()
+    if t.dim() == 4:
+        t = t[0]
+    arr = (t.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(np.ascontiguousarray(arr), "RGB")
+
+
+def as_image(image: Image.Image | torch.Tensor, what: str = "image") -> Image.Image:
+    """Accept a PIL image (any mode) or an RGB tensor in [0, 1]; return an RGB PIL image."""
+    if isinstance(image, Image.Image):
+        return to_rgb(image)
+    if isinstance(image, torch.Tensor):
+        t = image if image.dim() == 4 else image.unsqueeze(0)
+        if t.dim() != 4 or t.shape[0] != 1 or t.shape[1] != 3:
+            raise StyloError(f"{what} tensor must be (3, H, W) or (1, 3, H, W), got {tuple(image.shape)}")
+        if not torch.isfinite(t).all():
+            raise StyloError(f"{what} tensor has NaN or infinite values")
+        return to_pil(t)
+    raise StyloError(f"{what} must be a PIL image or a tensor, got {type(image).__name__}")
+
+
+def check_output_path(path: Path | str) -> Path:
+    """Make sure a PNG can be written at ``path`` (creating missing folders) before any compute starts."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise StyloError(f"output must be a .png file (it carries the run's settings): {path}")
+    if path.is_dir():
+        raise StyloError(f"output is a directory: {path}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".stylo-probe-"):
+            pass
+    except OSError as exc:
+        raise StyloError(f"cannot write output to {path.parent}: {exc.strerror or exc}") from None
+    return path
+
+
+def save_png(img: Image.Image, path: Path | str, manifest: dict[str, Any] | None = None) -> Path:
+    """Write ``img`` as PNG atomically (temporary file, then rename), with ``manifest`` as JSON in a text chunk."""
+    path = Path(path)
+    info = PngImagePlugin.PngInfo()
+    if manifest is not None:
+        info.add_text(MANIFEST_KEY, json.dumps(manifest, sort_keys=True))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            img.save(fh, format="PNG", pnginfo=info)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_manifest(path: Path | str) -> dict[str, Any]:
+    """The manifest a stylo PNG carries, or a one-line error if it has none."""
+    img = open_raw(path)
+    text = getattr(img, "text", {}) or {}
+    if MANIFEST_KEY not in text:
+        raise StyloError(f"{path} carries no stylo settings (not made by stylo?)")
+    try:
+        data = json.loads(text[MANIFEST_KEY])
+    except json.JSONDecodeError:
+        raise StyloError(f"{path} has an unreadable stylo manifest") from None
+    if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
+        raise StyloError(f"{path} has an unreadable stylo manifest")
+    return data
+
+
+def open_raw(path: Path | str) -> Image.Image:
+    """Open without conversion (to read PNG text chunks), with the same one-line errors as :func:`open_image`."""
+    path = Path(path)
+    if not path.is_file():
+        raise StyloError(f"file not found: {path}")
+    try:
+        img = Image.open(path)
+        img.load()
+        return img
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise StyloError(f"not a readable image file: {path}") from None

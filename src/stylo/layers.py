@@ -1,0 +1,73 @@
+"""VGG architectures and their named layers (``conv1_1``, ``relu4_2``, ``pool5``…), without torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from stylo.errors import StyloError
+
+Pooling = Literal["max", "avg"]
+
+# Channels per conv layer, "M" a pooling layer (torchvision's ``cfgs``).
+ARCHITECTURES: dict[str, tuple[int | str, ...]] = {
+    "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+    "vgg13": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
+    "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+              512, 512, 512, 512, "M", 512, 512, 512, 512, "M"),
+}
+MODELS = tuple(ARCHITECTURES)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One named layer: its kind, output channels and how many poolings precede its output."""
+
+    name: str
+    kind: Literal["conv", "relu", "pool"]
+    channels: int
+    index: int  # position in ``features`` (torchvision numbering)
+    downsamples: int  # poolings applied up to and including this layer
+
+
+def layer_table(model: str) -> tuple[LayerInfo, ...]:
+    """All named layers of ``model`` in forward order."""
+    if model not in ARCHITECTURES:
+        raise StyloError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    out: list[LayerInfo] = []
+    block, conv_i, channels, pools = 1, 0, 3, 0
+    for item in ARCHITECTURES[model]:
+        if item == "M":
+            pools += 1
+            out.append(LayerInfo(f"pool{block}", "pool", channels, len(out), pools))
+            block, conv_i = block + 1, 0
+            continue
+        conv_i += 1
+        channels = int(item)
+        out.append(LayerInfo(f"conv{block}_{conv_i}", "conv", channels, len(out), pools))
+        out.append(LayerInfo(f"relu{block}_{conv_i}", "relu", channels, len(out), pools))
+    return tuple(out)
+
+
+def layer_names(model: str) -> tuple[str, ...]:
+    return tuple(info.name for info in layer_table(model))
+
+
+def check_layers(model: str, names: tuple[str, ...], what: str) -> None:
+    """Raise a one-line error naming the first layer of ``names`` that ``model`` lacks."""
+    known = {info.name for info in layer_table(model)}
+    for name in names:
+        if name not in known:
+            raise StyloError(f"unknown {what} layer {name!r} for {model}; `stylo layers --model {model}` lists them")
+
+
+def deepest_layer(model: str, names: tuple[str, ...]) -> LayerInfo:
+    """The layer of ``names`` that comes last in the forward pass: the network is cut after it."""
+    table = {info.name: info for info in layer_table(model)}
+    return max((table[name] for name in names), key=lambda info: info.index)
+
+
+def min_side(model: str, names: tuple[str, ...]) -> int:
+    """Smallest image side (px) whose feature maps still have at least one position at every layer of ``names``."""
+    return 2 ** deepest_layer(model, names).downsamples

@@ -1,0 +1,47 @@
+"""A terminal progress line fed by the engine's :class:`~stylo.optimize.Step` callback (stderr only)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from stylo.optimize import Step
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    minutes, sec = divmod(seconds, 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{sec:02d}" if minutes >= 60 else f"{minutes}:{sec:02d}"
+
+
+def format_step(step: Step) -> str:
+    """One line: step, level and size, loss parts, time spent and left."""
+    w, h = step.size
+    return (
+        f"step {step.step}/{step.total_steps}  level {step.scale}/{step.scales} {w}x{h}  "
+        f"loss {step.loss:.4g} (content {step.content_loss:.3g}, style {step.style_loss:.3g})  "
+        f"{format_duration(step.elapsed)} elapsed, {format_duration(step.eta)} left"
+    )
+
+
+class ProgressLine:
+    """Rewrites one line on a terminal; elsewhere (logs, pipes) prints about ten lines per run."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.width = 0
+
+    def __call__(self, step: Step) -> None:
+        line = format_step(step)
+        if self.tty:
+            self.stream.write("\r" + line.ljust(self.width))
+            self.width = len(line)
+        elif step.step == 1 or step.step % max(1, step.total_steps // 10) == 0 or step.step == step.total_steps:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self.width:
+            self.stream.write("\n")
+            self.stream.flush()

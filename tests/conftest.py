@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+# A tiny but real run: 64 px, full size only, a few steps.
+FAST = ["--size", "64", "--steps", "3", "--scales", "1", "--seed", "1", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def small_images(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """96 px copies of the bundled content and style samples."""
+    folder = tmp_path_factory.mktemp("images")
+    paths = []
+    for name in ("tubingen", "starry_night"):
+        img = Image.open(SAMPLES / f"{name}.jpg").convert("RGB")
+        img.thumbnail((96, 96))
+        path = folder / f"{name}.png"
+        img.save(path)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+@pytest.fixture(scope="session")
+def vgg19():
+    from stylo.backbones import load_backbone
+
+    return load_backbone("vgg19")

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylo import optimize
+from stylo.config import Settings
+from stylo.errors import StyloError
+
+TINY = Settings(size=64, steps=6, coarse_steps=3, scales=1, seed=3, precision="fp32", device="cpu")
+
+
+def images(small_images: tuple[Path, Path]) -> tuple[Image.Image, Image.Image]:
+    return Image.open(small_images[0]).convert("RGB"), Image.open(small_images[1]).convert("RGB")
+
+
+def test_end_to_end_on_real_weights_loss_falls(small_images, vgg19) -> None:
+    content, style = images(small_images)
+    steps: list[optimize.Step] = []
+    result = optimize.stylize_result(content, style, TINY, on_step=steps.append, net=vgg19)
+    assert result.image.size == (64, 48) and result.image.mode == "RGB"
+    assert [s.step for s in steps] == list(range(1, 7)) and steps[-1].total_steps == 6
+    assert result.loss < 0.5 * steps[0].loss  # the style term falls fast from the content image
+    assert steps[0].content_loss < steps[-1].content_loss  # from the content image, drifting towards the style
+    assert all(b.loss <= a.loss for a, b in zip(steps, steps[1:]))  # L-BFGS never raises the loss
+    assert not result.interrupted and result.seed == 3 and result.precision == "fp32"
+    assert steps[-1].image().size == (64, 48)
+
+
+def test_multiscale_levels_are_coarse_to_fine(small_images, vgg19) -> None:
+    content, style = images(small_images)
+    sizes: list[tuple[int, int]] = []
+    result = optimize.stylize_result(content, style, TINY.replace(scales=2, size=96), lambda s: sizes.append(s.size),
+                                     net=vgg19)
+    assert sizes[0] == (48, 36) and sizes[-1] == (96, 72) and len(sizes) == 3 + 6
+    assert result.image.size == (96, 72)
+
+
+def test_scale_sizes() -> None:
+    assert optimize.scale_sizes((512, 384), 3, 16) == [(128, 96), (256, 192), (512, 384)]
+    assert optimize.scale_sizes((40, 20), 3, 16) == [(16, 16), (20, 16), (40, 20)]
+    assert optimize.scale_sizes((16, 16), 4, 16) == [(16, 16)]
+
+
+def test_stop_request_returns_current_image_at_full_size(small_images, vgg19) -> None:
+    content, style = images(small_images)
+    calls = []
+    result = optimize.stylize_result(content, style, TINY.replace(scales=2, size=96), calls.append,
+                                     should_stop=lambda: len(calls) >= 2, net=vgg19)
+    assert result.interrupted and result.steps == 2 and result.image.size == (96, 72)
+
+
+def test_same_seed_same_image_and_noise_init_differs_by_seed(small_images, vgg19) -> None:
+    content, style = images(small_images)
+    s = TINY.replace(init="noise", steps=3)
+    a = np.asarray(optimize.stylize(content, style, s))
+    b = np.asarray(optimize.stylize(content, style, s))
+    c = np.asarray(optimize.stylize(content, style, s.replace(seed=4)))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_two_identical_styles_equal_one(small_images, vgg19) -> None:
+    content, style = images(small_images)
+    one = optimize.stylize_result(content, style, TINY, net=vgg19)
+    two = optimize.stylize_result(content, [style, style], TINY, net=vgg19)
+    assert two.loss == pytest.approx(one.loss, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"optimizer": "adam", "lr": 0.05},
+        {"init": "style"},
+        {"normalization": "paper", "content_weight": 1e-3, "style_weight": 1.0},
+        {"tv_weight": 10.0},
+        {"pooling": "avg"},
+        {"style_size": 48, "resample": "bilinear"},
+        {"precision": "bf16"},
+        {"content_layers": ("relu2_2",), "style_layers": ("relu1_1",), "style_layer_weights": (1.0,)},
+    ],
+)
+def test_every_option_optimizes(small_images, changes: dict) -> None:
+    content, style = images(small_images)
+    history: list[float] = []
+    result = optimize.stylize_result(content, style, TINY.replace(**changes), lambda s: history.append(s.loss))
+    assert np.isfinite(result.loss) and min(history[1:]) < history[0]
+
+
+def test_tensor_inputs_and_too_small_images(vgg19) -> None:
+    torch.manual_seed(0)
+    out = optimize.stylize(torch.rand(3, 40, 40), torch.rand(1, 3, 40, 40), TINY.replace(size=32, steps=1))
+    assert out.size == (32, 32)
+    with pytest.raises(StyloError, match="content image is too small: 1x1"):
+        optimize.stylize(Image.new("RGB", (1, 1)), Image.new("RGB", (64, 64)), TINY)
+    with pytest.raises(StyloError, match="at --size 64"):
+        optimize.stylize(Image.new("RGB", (400, 20)), Image.new("RGB", (64, 64)), TINY)
+    with pytest.raises(StyloError, match="at least one style"):
+        optimize.stylize(Image.new("RGB", (64, 64)), [], TINY)
