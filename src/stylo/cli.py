@@ -18,6 +18,13 @@ from stylo.errors import StyloError
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 # flag → (settings field, argparse keywords); defaults stay in Settings, so every flag defaults to None.
 SETTING_FLAGS: dict[str, dict[str, Any]] = {
     "--size": {"type": int, "metavar": "PX", "help": "long side of the output in pixels (default 512)"},
@@ -41,6 +48,9 @@ SETTING_FLAGS: dict[str, dict[str, Any]] = {
     "--init": {"choices": ["content", "noise", "style"], "help": "starting image (default content)"},
     "--style-size": {"type": int, "metavar": "PX", "help": "style image long side (default: content's area)"},
     "--resample": {"choices": ["lanczos", "bicubic", "bilinear"], "help": "resize filter (default lanczos)"},
+    "--preserve-color": {"choices": ["none", "luminance", "histogram"], "help": "keep the content's colours"},
+    "--style-blend": {"type": _floats, "metavar": "W,W", "help": "weights of several styles, e.g. 3,7"},
+    "--style-scale": {"type": _floats, "metavar": "S,S", "help": "size of each style relative to the default"},
     "--device": {"choices": ["auto", "cpu", "cuda", "mps"], "help": "default auto"},
     "--precision": {"choices": ["auto", "fp32", "bf16", "fp16"], "help": "default auto (bf16 where fast)"},
 }
@@ -63,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config-from", metavar="PNG", help="repeat the settings (and seed) recorded in a stylo PNG")
     for flag, kwargs in SETTING_FLAGS.items():
         run.add_argument(flag, default=None, **kwargs)
+    run.add_argument("--masks", nargs="+", metavar="MASK",
+                     help="region of each style (white = apply); one mask for one style protects its black part, "
+                          "one mask for two styles splits white/black between them")
     run.add_argument("--save-every", type=int, metavar="N", help="also save every N-th step as a frame")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     layers = sub.add_parser("layers", help="list a model's named layers")
@@ -126,6 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     output = check_output_path(args.output)
     content = open_image(args.content, "content image")
     styles = [open_image(path, "style image") for path in args.styles]
+    masks = [open_image(path, "mask") for path in args.masks or ()]
     progress = None if args.quiet else ProgressLine()
 
     def on_step(step: Any) -> None:
@@ -138,11 +152,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with _StopFlag() as stop:
         try:
-            result = stylize_result(content, styles, settings, on_step, stop.event.is_set)
+            result = stylize_result(content, styles, settings, on_step, stop.event.is_set, masks=masks)
         finally:
             if progress is not None:
                 progress.close()
-    manifest = build_manifest(settings, result, args.content, args.styles)
+    manifest = build_manifest(settings, result, args.content, args.styles, args.masks or ())
     save_png(result.image, output, manifest)
     if result.interrupted:
         print(f"stylo: interrupted after {result.steps} steps; saved the current image to {output}", file=sys.stderr)

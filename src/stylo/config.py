@@ -28,6 +28,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "pooling": ("max", "avg"),
     "normalization": ("mean", "paper"),
     "resample": ("lanczos", "bicubic", "bilinear"),
+    "preserve_color": ("none", "luminance", "histogram"),
     "model": MODELS,
 }
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
@@ -62,6 +63,10 @@ class Settings:
     size: int = 512  # long side of the output, px
     style_size: int | None = None  # long side of the style image; None: the content's area, aspect kept
     resample: Literal["lanczos", "bicubic", "bilinear"] = "lanczos"  # filter for resizing the inputs
+    # Control (Gatys et al. 2017)
+    preserve_color: Literal["none", "luminance", "histogram"] = "none"
+    style_blend: tuple[float, ...] | None = None  # one weight per style image, normalized; None: equal
+    style_scale: tuple[float, ...] | None = None  # per style image, its size relative to the default
     # Execution
     device: Device = "auto"
     precision: Precision = "auto"
@@ -108,6 +113,16 @@ def validate(s: Settings) -> None:
         raise StyloError(f"seed must be an integer in [0, 2^63), got {s.seed!r}")
     if not s.content_layers and not s.style_layers:
         raise StyloError("no content and no style layers: nothing to optimize")
+    if s.style_blend is not None:
+        for w in s.style_blend:
+            _check_weight("style-blend weight", w)
+        if not sum(s.style_blend) > 0:
+            raise StyloError("style-blend weights must not all be 0")
+    if s.style_scale is not None:
+        for v in s.style_scale:
+            _check_weight("style-scale", v)
+            if not 0.05 <= v <= 20:
+                raise StyloError(f"style-scale must be between 0.05 and 20, got {v!r}")
     check_layers(s.model, s.content_layers, "content")
     check_layers(s.model, s.style_layers, "style")
     for what, names, weights in (
@@ -135,7 +150,8 @@ def content_layer_weights(s: Settings) -> dict[str, float]:
     return dict(zip(s.content_layers, weights))
 
 
-_TUPLE_FIELDS = {"content_layers", "style_layers", "content_layer_weights", "style_layer_weights"}
+_TUPLE_FIELDS = {"content_layers", "style_layers", "content_layer_weights", "style_layer_weights", "style_blend",
+                 "style_scale"}
 _FIELD_NAMES = {f.name for f in fields(Settings)}
 
 

@@ -57,6 +57,21 @@ def style_layer_loss(
     return (gram_matrix(features, normalize=True) - target_gram).pow(2).mean()
 
 
+def masked_style_layer_loss(
+    features: torch.Tensor, target_gram: torch.Tensor, mask: torch.Tensor, normalization: Normalization = "mean"
+) -> torch.Tensor:
+    """Spatial control (Gatys et al. 2017, §4): Eq. 4 on the region ``mask`` ``(1, 1, H, W)`` in [0, 1] only.
+
+    The Gram matrix of the masked features is normalized by the region's area Σm instead of M, so a style
+    fills its region as it would fill a whole image; ``target_gram`` is the mean-normalized A/M of the style.
+    ``"paper"`` returns a quarter of the ``"mean"`` value, the exact mapping of the unmasked case.
+    """
+    f = features * mask.to(features.dtype)
+    area = mask.sum().clamp_min(1e-6)
+    loss = (gram_matrix(f) / area - target_gram).pow(2).mean()
+    return loss / 4 if normalization == "paper" else loss
+
+
 def style_target(features: torch.Tensor, normalization: Normalization = "mean") -> torch.Tensor:
     """The Gram matrix A that :func:`style_layer_loss` compares against (normalized by M in ``"mean"``)."""
     return gram_matrix(features, normalize=normalization == "mean")
@@ -102,7 +117,7 @@ class ContentLoss(nn.Module):
         self.normalization = normalization
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return content_loss(features, self.target, self.normalization)
+        return content_loss(features, self.get_buffer("target"), self.normalization)
 
 
 class StyleLoss(nn.Module):
@@ -114,4 +129,4 @@ class StyleLoss(nn.Module):
         self.normalization = normalization
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return style_layer_loss(features, self.target, self.normalization)
+        return style_layer_loss(features, self.get_buffer("target"), self.normalization)

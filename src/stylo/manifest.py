@@ -13,7 +13,7 @@ from stylo.optimize import Result
 
 
 def build_manifest(settings: Settings, result: Result, content: str | Path | None = None,
-                   styles: Sequence[str | Path] = ()) -> dict[str, Any]:
+                   styles: Sequence[str | Path] = (), masks: Sequence[str | Path] = ()) -> dict[str, Any]:
     """The full settings (with the seed actually used), the stylo version, and how the run went."""
 
     def number(x: float) -> float | None:
@@ -25,6 +25,7 @@ def build_manifest(settings: Settings, result: Result, content: str | Path | Non
         "seed": result.seed,
         "content": Path(content).name if content else None,
         "styles": [Path(s).name for s in styles],
+        "masks": [Path(m).name for m in masks],
         "steps_done": result.steps,
         "interrupted": result.interrupted,
         "loss": number(result.loss),
