@@ -11,7 +11,7 @@ STAMP := $(VENV)/.stylo-installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check "torch==$(TORCH_VERSION)"
-	$(PIP) install -q --disable-pip-version-check -e ".[dev]"
+	$(PIP) install -q --disable-pip-version-check -e ".[dev,cluster]"
 	touch $(STAMP)
 
 setup: $(STAMP)

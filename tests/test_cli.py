@@ -135,7 +135,9 @@ def test_bad_content_files_exit_2_with_one_line(tmp_path: Path, small_images, ca
                                                 ) -> None:
     out = tmp_path / "keep.png"
     out.write_bytes(b"existing result")
-    code, err = run(capsys, "run", str(bad_files(tmp_path)[kind]), str(small_images[1]), "-o", str(out), *FAST)
+    bad = str(bad_files(tmp_path)[kind])
+    inputs = [str(small_images[0]), bad] if kind == "directory" else [bad, str(small_images[1])]  # a content
+    code, err = run(capsys, "run", *inputs, "-o", str(out), *FAST)  # folder is a batch run; a style folder is bad
     assert code == 2 and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert out.read_bytes() == b"existing result"  # nothing lost

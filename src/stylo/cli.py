@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from stylo import __version__
 from stylo.errors import StyloError
+from stylo.experiments.commands import add_executor_flags, add_sweep_parser
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -78,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "one mask for two styles splits white/black between them")
     run.add_argument("--save-every", type=int, metavar="N", help="also save every N-th step as a frame")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    add_executor_flags(run)
+    add_sweep_parser(sub, SETTING_FLAGS)
     layers = sub.add_parser("layers", help="list a model's named layers")
     layers.add_argument("--model", default="vgg19")
     return parser
@@ -134,6 +137,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from stylo.progress import ProgressLine
 
     settings = settings_from_args(args)
+    if Path(args.content).is_dir():
+        from stylo.experiments.commands import cmd_batch
+
+        return cmd_batch(args, settings)
     if args.save_every is not None and args.save_every < 1:
         raise StyloError("--save-every must be >= 1")
     output = check_output_path(args.output)
@@ -170,6 +177,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "sweep":
+            from stylo.experiments.commands import cmd_sweep
+
+            return cmd_sweep(args, settings_from_args(args))
+        if args.command == "eval":
+            from stylo.experiments.commands import cmd_eval
+
+            return cmd_eval(args)
         return cmd_layers(args) if args.command == "layers" else cmd_run(args)
     except StyloError as exc:
         print(f"stylo: {exc}", file=sys.stderr)

@@ -159,6 +159,9 @@ def save_png(img: Image.Image, path: Path | str, manifest: dict[str, Any] | None
     if manifest is not None:
         info.add_text(MANIFEST_KEY, json.dumps(manifest, sort_keys=True))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600 files; an output is an ordinary file
     try:
         with os.fdopen(fd, "wb") as fh:
             img.save(fh, format="PNG", pnginfo=info)

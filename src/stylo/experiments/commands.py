@@ -1,0 +1,138 @@
+"""``stylo sweep``, ``stylo eval`` and batch ``stylo run`` over a folder: thin wrappers over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from stylo.errors import StyloError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def add_sweep_parser(sub: Any, setting_flags: dict[str, dict[str, Any]]) -> None:
+    p = sub.add_parser("sweep", help="run a grid of settings, with a contact sheet and metrics")
+    p.add_argument("content", metavar="CONTENT")
+    p.add_argument("styles", metavar="STYLE", nargs="+")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--vary", action="append", default=[], metavar="NAME=V1,V2",
+                   help="a setting and its values (repeatable; tuples join items with +; ratio=α/β)")
+    p.add_argument("--sweep", metavar="TOML", help="sweep file with [base] settings and [vary] lists")
+    p.add_argument("--config", metavar="TOML", help="base settings file")
+    add_executor_flags(p)
+    for flag, kwargs in setting_flags.items():
+        p.add_argument(flag, default=None, **kwargs)
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--config-from", default=None, help=argparse.SUPPRESS)
+
+    e = sub.add_parser("eval", help="metrics of stylized images against their content and style")
+    e.add_argument("content", metavar="CONTENT")
+    e.add_argument("style", metavar="STYLE")
+    e.add_argument("images", metavar="IMAGE", nargs="+")
+    e.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def add_executor_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--workers", type=int, default=1, help="local: processes in the pool (default 1)")
+    p.add_argument("--ray-address", metavar="ADDR", help="an existing Ray cluster (default: start one here)")
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    from stylo.experiments.executors import make_executor
+
+    if args.workers < 1:
+        raise StyloError("--workers must be >= 1")
+    return make_executor(args.executor, args.workers, args.ray_address)
+
+
+def _progress(args: argparse.Namespace, total: int) -> Any:
+    count = [0]
+
+    def report(record: dict[str, Any], reused: bool) -> None:
+        count[0] += 1
+        if args.quiet:
+            return
+        state = "finished earlier" if reused else (
+            f"ok in {record['seconds']:.1f} s" if record["status"] == "ok" else f"failed: {record['error']}")
+        print(f"cell {count[0]}/{total} {record['label']}: {state}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def cmd_sweep(args: argparse.Namespace, base: Any) -> int:
+    from stylo.config import from_mapping
+    from stylo.experiments.sheet import contact_sheet
+    from stylo.experiments.sweep import expand, parse_vary, run_sweep
+    from stylo.image import open_image, save_png
+
+    vary: dict[str, list[Any]] = {}
+    if args.sweep:
+        try:
+            data = tomllib.loads(Path(args.sweep).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise StyloError(f"cannot read sweep file {args.sweep}: {exc}") from None
+        base = from_mapping(data.get("base", {}), base, source=args.sweep)
+        vary.update(parse_vary([f"{k}={','.join(map(_text, v))}" for k, v in data.get("vary", {}).items()]))
+    vary.update(parse_vary(args.vary))
+    content = open_image(args.content, "content image")
+    styles = [open_image(s, "style image") for s in args.styles]
+    cells = expand(base, vary, [(args.content, args.styles)])
+    out = Path(args.output)
+    records = run_sweep(cells, out, _executor(args), on_record=_progress(args, len(cells)))
+    sheet = contact_sheet(records, out, content, styles, list(vary))
+    save_png(sheet, out / "sheet.png")
+    failed = [r for r in records if r["status"] != "ok"]
+    if not args.quiet:
+        print(f"stylo: {len(records) - len(failed)} of {len(records)} cells done; wrote {out / 'sheet.png'} and "
+              f"{out / 'results.csv'}" + (f"; {len(failed)} failed" if failed else ""), file=sys.stderr)
+    return 0
+
+
+def _text(value: Any) -> str:
+    return "+".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def cmd_batch(args: argparse.Namespace, base: Any) -> int:
+    """``stylo run FOLDER STYLE... -o OUTDIR``: every image of the folder, through the sweep's executor."""
+    from stylo.experiments.sweep import expand, run_sweep
+
+    folder, out = Path(args.content), Path(args.output)
+    contents = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not contents:
+        raise StyloError(f"no images (.jpg, .png, ...) in {folder}")
+    if out.suffix.lower() == ".png":
+        raise StyloError(f"with a folder of content images, -o must name a folder, not {out}")
+    cells = expand(base, {}, [(str(p), args.styles) for p in contents])
+    by_key = {r["key"]: r for r in run_sweep(cells, out, _executor(args), on_record=_progress(args, len(cells)))}
+    failed = 0
+    for cell in cells:  # identical files share a cell; each still gets its own output name
+        record = by_key[cell.key]
+        if record["status"] == "ok":
+            shutil.copyfile(out / record["image"], out / f"{Path(cell.content).stem}.png")
+        else:
+            failed += 1
+    if not args.quiet:
+        print(f"stylo: {len(cells) - failed} of {len(cells)} images written to {out}", file=sys.stderr)
+    return 0 if not failed else 1
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from stylo.image import open_image
+    from stylo.metrics import evaluate
+
+    content, style = open_image(args.content, "content image"), open_image(args.style, "style image")
+    rows = {path: evaluate(open_image(path, "image"), content, style).flat() for path in args.images}
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    keys = ["ssim", "content_distance", "style_distance_sum", "color_distance"]
+    print(f"{'image':<32} " + " ".join(f"{k:>19}" for k in keys))
+    for path, row in rows.items():
+        print(f"{Path(path).name[:32]:<32} " + " ".join(f"{row[k]:>19.4g}" for k in keys))
+    return 0

@@ -1,0 +1,242 @@
+"""Sweeps: the cartesian product of varied settings over base settings, one cell per combination.
+
+Cells are keyed by a hash of their settings and inputs; a finished cell is skipped when the sweep runs
+again, and a failing cell is recorded with its error while the rest go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import resource
+import time
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stylo import __version__
+from stylo.config import Settings, from_mapping
+from stylo.errors import StyloError
+
+RATIO = "ratio"  # pseudo-setting: α/β, sets style_weight = content_weight / ratio
+_HINTS = typing.get_type_hints(Settings)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a sweep: what varies (for captions), the full settings, and the input files."""
+
+    changes: tuple[tuple[str, Any], ...]
+    settings: dict[str, Any]
+    content: str
+    styles: tuple[str, ...]
+    key: str = ""
+
+    def label(self) -> str:
+        return ", ".join(f"{k}={format_value(v)}" for k, v in self.changes) or "base"
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "+".join(format_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def coerce(name: str, raw: str) -> Any:
+    """A value for setting ``name`` from its text; tuple settings take ``+``-joined items."""
+    if name == RATIO:
+        return float(raw)
+    if name not in _HINTS:
+        raise StyloError(f"unknown setting {name!r} in --vary")
+    hint = str(_HINTS[name])
+    if raw.lower() == "none" and "None" in hint:
+        return None
+    try:
+        if "tuple[float" in hint:
+            return tuple(float(v) for v in raw.split("+"))
+        if "tuple[str" in hint:
+            return tuple(raw.split("+"))
+        if "int" in hint:
+            return int(raw)
+        if "float" in hint:
+            return float(raw)
+    except ValueError:
+        raise StyloError(f"bad value {raw!r} for {name} in --vary") from None
+    return raw
+
+
+def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``["style_weight=1e1,1e2", "model=vgg16,vgg19"]`` → ``{"style_weight": [10.0, 100.0], ...}``."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not values:
+            raise StyloError(f"--vary takes NAME=V1,V2,..., got {item!r}")
+        out[name] = [coerce(name, v.strip()) for v in values.split(",")]
+    return out
+
+
+def file_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def cell_key(settings: dict[str, Any], content: str, styles: Sequence[str]) -> str:
+    blob = json.dumps({"settings": settings, "content": file_digest(content),
+                       "styles": [file_digest(s) for s in styles]}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def expand(base: Settings, vary: dict[str, list[Any]], pairs: Sequence[tuple[str, Sequence[str]]]) -> list[Cell]:
+    """One cell per (content, styles) pair × combination of varied values. Invalid combinations are errors."""
+    names = list(vary)
+    cells = []
+    for content, styles in pairs:
+        for combo in itertools.product(*(vary[n] for n in names)) if names else [()]:
+            changes = dict(zip(names, combo))
+            fields = {k: v for k, v in changes.items() if k != RATIO}
+            settings = from_mapping(fields, base, source="--vary")
+            if RATIO in changes:
+                settings = settings.replace(style_weight=settings.content_weight / changes[RATIO])
+            if settings.seed is None:
+                settings = settings.replace(seed=0)  # cells must be comparable and repeatable
+            d = settings.to_dict()
+            cells.append(Cell(tuple(changes.items()), d, str(content), tuple(map(str, styles)),
+                              cell_key(d, str(content), styles)))
+    return cells
+
+
+@dataclass
+class CellTask:
+    """What a worker needs to run one cell (picklable for process pools and Ray)."""
+
+    cell: Cell
+    out_dir: str
+    threads: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_NETS: dict[tuple[Any, ...], Any] = {}
+
+
+def run_cell(task: CellTask) -> dict[str, Any]:
+    """Stylize one cell, save its PNG and a JSON record next to it, and return the record."""
+    import torch
+
+    from stylo.backbones import load_backbone
+    from stylo.image import open_image, save_png
+    from stylo.layers import deepest_layer
+    from stylo.manifest import build_manifest
+    from stylo.metrics import evaluate
+    from stylo.optimize import stylize_result
+
+    if task.threads:
+        torch.set_num_threads(task.threads)
+    cell, out = task.cell, Path(task.out_dir)
+    record: dict[str, Any] = {"key": cell.key, "label": cell.label(), "changes": dict(cell.changes),
+                              "content": cell.content, "styles": list(cell.styles), "stylo_version": __version__}
+    start = time.perf_counter()
+    try:
+        s = from_mapping(cell.settings)
+        content = open_image(cell.content, "content image")
+        styles = [open_image(p, "style image") for p in cell.styles]
+        layers = (*s.content_layers, *s.style_layers)
+        net_key = (s.model, s.weights, s.pooling, deepest_layer(s.model, layers).name)
+        if net_key not in _NETS:
+            _NETS[net_key] = load_backbone(s.model, s.weights, s.pooling, last=net_key[-1])
+        result = stylize_result(content, styles, s, net=_NETS[net_key])
+        image_path = out / "cells" / f"{cell.key}.png"
+        image_path.parent.mkdir(parents=True, exist_ok=True)
+        save_png(result.image, image_path, build_manifest(s, result, cell.content, cell.styles))
+        metrics = evaluate(result.image, content, styles[0])
+        record.update(status="ok", image=str(image_path.relative_to(out)), loss=result.loss, steps=result.steps,
+                      device=result.device, precision=result.precision, metrics=metrics.flat())
+    except StyloError as exc:
+        record.update(status="error", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - one broken cell must not end the sweep
+        record.update(status="error", error=f"{type(exc).__name__}: {exc}")
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    record["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    write_json(out / "cells" / f"{cell.key}.json", record)
+    return record
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def finished(out: Path, cell: Cell) -> dict[str, Any] | None:
+    """The record of a cell that already ran successfully, or None."""
+    path = out / "cells" / f"{cell.key}.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return record if record.get("status") == "ok" and (out / record.get("image", "-")).is_file() else None
+
+
+Executor = Callable[[Callable[[CellTask], dict[str, Any]], list[CellTask], Callable[[dict[str, Any]], None]], None]
+
+
+def run_sweep(cells: list[Cell], out: Path, executor: Executor, threads: int = 0,
+              on_record: Callable[[dict[str, Any], bool], None] | None = None) -> list[dict[str, Any]]:
+    """Run the cells not yet finished under ``out``; write results.csv/json; return the records in cell order.
+
+    ``on_record(record, reused)`` is called once per cell (reused: finished in an earlier run).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    records: dict[str, dict[str, Any]] = {}
+    todo = []
+    for cell in cells:
+        done = finished(out, cell)
+        if done is not None:
+            records[cell.key] = done
+            if on_record:
+                on_record(done, True)
+        else:
+            todo.append(CellTask(cell, str(out), threads))
+
+    def collect(record: dict[str, Any]) -> None:
+        records[record["key"]] = record
+        if on_record:
+            on_record(record, False)
+
+    if todo:
+        executor(run_cell, todo, collect)
+    ordered = [records[c.key] for c in cells if c.key in records]
+    write_results(out, ordered)
+    return ordered
+
+
+def write_results(out: Path, records: list[dict[str, Any]]) -> None:
+    write_json(out / "results.json", records)
+    rows = []
+    for r in records:
+        row = {"key": r["key"], "label": r["label"], "status": r["status"], "content": Path(r["content"]).name,
+               "styles": "+".join(Path(s).name for s in r["styles"]), "seconds": r.get("seconds"),
+               "peak_rss_mib": r.get("peak_rss_mib"), "loss": r.get("loss"), "error": r.get("error", "")}
+        row.update({k: format_value(v) for k, v in r["changes"].items()})
+        row.update(r.get("metrics", {}))
+        rows.append(row)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    tmp = out / ".results.csv.tmp"
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, out / "results.csv")
+
+
+def settings_fields() -> list[str]:
+    return [f.name for f in dataclasses.fields(Settings)]
