@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress output")
     add_executor_flags(run)
     add_sweep_parser(sub, SETTING_FLAGS)
+    serve = sub.add_parser("serve", help="the studio: a web page to stylize, watch and browse runs")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--data-dir", metavar="DIR", help="runs and images (default ~/.local/share/stylo)")
+    serve.add_argument("--token", help="required for every request; needed to listen beyond this machine")
     layers = sub.add_parser("layers", help="list a model's named layers")
     layers.add_argument("--model", default="vgg19")
     return parser
@@ -181,6 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from stylo.experiments.commands import cmd_sweep
 
             return cmd_sweep(args, settings_from_args(args))
+        if args.command == "serve":
+            from stylo.web.serve import cmd_serve
+
+            return cmd_serve(args)
         if args.command == "eval":
             from stylo.experiments.commands import cmd_eval
 

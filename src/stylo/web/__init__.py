@@ -1,0 +1,1 @@
+"""The studio: a local web page to upload, tune, watch a run paint itself, and browse every run."""

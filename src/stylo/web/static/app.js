@@ -1,0 +1,218 @@
+"use strict";
+const $ = (sel) => document.querySelector(sel);
+const state = { content: null, style: null, contentLabel: "", styleLabel: "", run: null, source: null, history: [] };
+const PRESETS = {
+  default: { style_layers: null, style_layer_weights: null },
+  fine: { style_layers: ["relu1_1", "relu2_1", "relu3_1"], style_layer_weights: null },
+  coarse: { style_layers: ["relu3_1", "relu4_1", "relu5_1"], style_layer_weights: null },
+  equal: { style_layers: ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], style_layer_weights: [2e-5, 2e-5, 2e-5, 2e-5, 2e-5] },
+};
+const SUP = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", ".": "·" };
+
+async function api(path, options = {}) {
+  const res = await fetch(path, options);
+  const body = res.headers.get("content-type")?.includes("json") ? await res.json() : null;
+  if (!res.ok) throw new Error((body && (body.error || JSON.stringify(body.detail))) || res.statusText);
+  return body;
+}
+
+function showError(msg) { $("#error").textContent = msg || ""; }
+
+function setInput(role, upload, label) {
+  state[role] = upload.id;
+  state[role + "Label"] = label;
+  const zone = $(`#drop-${role}`);
+  const img = zone.querySelector("img");
+  img.src = upload.url; img.hidden = false;
+  zone.classList.add("filled");
+  zone.querySelector(".hint").hidden = true;
+  $("#start").disabled = !(state.content && state.style);
+}
+
+async function uploadFile(role, file) {
+  showError("");
+  const form = new FormData();
+  form.append("file", file);
+  try { setInput(role, await api("/api/uploads", { method: "POST", body: form }), file.name); }
+  catch (e) { showError(`${role}: ${e.message}`); }
+}
+
+function wireDrop(zone) {
+  const role = zone.dataset.role, input = zone.querySelector("input");
+  zone.addEventListener("click", () => input.click());
+  zone.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") input.click(); });
+  input.addEventListener("change", () => input.files[0] && uploadFile(role, input.files[0]));
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault(); zone.classList.remove("over");
+    if (e.dataTransfer.files[0]) uploadFile(role, e.dataTransfer.files[0]);
+  });
+}
+
+async function loadSamples() {
+  const box = $("#samples");
+  for (const s of await api("/api/samples")) {
+    const b = document.createElement("button");
+    b.type = "button"; b.title = s.name;
+    b.innerHTML = `<img src="${s.url}" alt="${s.name}">`;
+    b.addEventListener("click", async () => {
+      const role = s.name.startsWith("tubingen") ? "content" : "style";
+      try { setInput(role, await api("/api/uploads/sample", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: s.name }) }), s.name); }
+      catch (e) { showError(e.message); }
+    });
+    box.appendChild(b);
+  }
+}
+
+function ratioText(v) { return "α/β = 10" + String(v).split("").map((c) => SUP[c] ?? c).join(""); }
+
+function readSettings() {
+  const f = new FormData($("#settings"));
+  const ratio = Number(f.get("ratio"));
+  const s = {
+    size: Number(f.get("size")), steps: Number(f.get("steps")), coarse_steps: Number(f.get("coarse_steps")),
+    scales: Number(f.get("scales")), content_weight: 1.0, style_weight: Math.pow(10, -ratio),
+    preserve_color: f.get("preserve_color"),
+  };
+  if (f.get("seed") !== "") s.seed = Number(f.get("seed"));
+  const preset = PRESETS[f.get("preset")];
+  if (preset.style_layers) s.style_layers = preset.style_layers;
+  if (preset.style_layer_weights) s.style_layer_weights = preset.style_layer_weights;
+  return s;
+}
+
+function fillSettings(s) {
+  const form = $("#settings");
+  for (const key of ["size", "steps", "coarse_steps", "scales", "preserve_color"]) if (form[key] && s[key] != null) form[key].value = s[key];
+  form.seed.value = s.seed ?? "";
+  const ratio = Math.round(Math.log10(s.content_weight / s.style_weight) * 2) / 2;
+  form.ratio.value = ratio; $("#ratio-out").textContent = ratioText(ratio);
+}
+
+function drawCurve() {
+  const c = $("#curve"), ctx = c.getContext("2d"), h = state.history;
+  ctx.clearRect(0, 0, c.width, c.height);
+  if (h.length < 2) return;
+  const logs = h.map((v) => Math.log10(Math.max(v, 1e-12)));
+  const lo = Math.min(...logs), hi = Math.max(...logs), span = hi - lo || 1;
+  ctx.strokeStyle = "#2b4c9b"; ctx.lineWidth = 2; ctx.beginPath();
+  logs.forEach((v, i) => {
+    const x = 8 + (i / (logs.length - 1)) * (c.width - 16), y = 8 + (1 - (v - lo) / span) * (c.height - 16);
+    i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+  });
+  ctx.stroke();
+  ctx.fillStyle = "#6d675f"; ctx.font = "11px system-ui";
+  ctx.fillText(`loss ${h[h.length - 1].toExponential(2)} (log scale)`, 10, c.height - 8);
+}
+
+function follow(run) {
+  state.run = run.id; state.history = [];
+  $("#cancel").disabled = false; $("#download").hidden = true;
+  if (state.source) state.source.close();
+  const src = new EventSource(`/api/runs/${run.id}/events`);
+  state.source = src;
+  src.onmessage = (msg) => {
+    const ev = JSON.parse(msg.data);
+    if (ev.type === "snapshot" && ev.history) state.history = ev.history.slice();
+    if (ev.type === "step") {
+      state.history.push(ev.loss);
+      $("#bar").style.width = `${(100 * ev.step) / ev.total}%`;
+      $("#status").textContent = `step ${ev.step}/${ev.total} · level ${ev.level}/${ev.levels} · loss ${ev.loss.toExponential(3)} · ${Math.round(ev.eta)} s left`;
+      if (ev.frame) showPreview(`/api/runs/${run.id}/frame?step=${ev.step}`);
+      drawCurve();
+    }
+    if (ev.type === "start") $("#status").textContent = "running…";
+    if (ev.type === "end" || (ev.type === "snapshot" && !["queued", "running"].includes(ev.status))) {
+      src.close(); finished(ev);
+    }
+  };
+  src.onerror = () => { src.close(); };
+  $("#status").textContent = "queued…";
+}
+
+function showPreview(url) {
+  const img = $("#preview");
+  img.src = url; img.hidden = false; $("#preview-hint").hidden = true;
+}
+
+function finished(run) {
+  $("#cancel").disabled = true;
+  if (run.status === "done") {
+    $("#bar").style.width = "100%";
+    showPreview(`/api/runs/${run.id}/image`);
+    const a = $("#download"); a.href = `/api/runs/${run.id}/image`; a.hidden = false;
+    $("#status").textContent = `done in ${run.seconds.toFixed(1)} s · loss ${run.loss.toExponential(3)} · seed ${run.settings.seed}`;
+  } else {
+    $("#status").textContent = `${run.status}${run.error ? ": " + run.error : ""}`;
+  }
+  loadGallery();
+}
+
+async function start(e) {
+  e.preventDefault(); showError("");
+  try {
+    const run = await api("/api/runs", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ content: state.content, style: state.style, content_label: state.contentLabel, style_label: state.styleLabel, settings: readSettings() }),
+    });
+    follow(run); loadGallery();
+  } catch (err) { showError(err.message); }
+}
+
+const selected = new Set();
+
+function card(run) {
+  const el = document.createElement("article");
+  el.className = "card"; el.dataset.run = run.id;
+  const s = run.settings, m = run.metrics || {};
+  const img = run.result || run.frame ? `<img src="/api/runs/${run.id}/${run.result ? "image" : "frame"}" alt="run ${run.id.slice(0, 6)}" loading="lazy">` : "";
+  const ratio = Math.log10(s.content_weight / s.style_weight).toFixed(1);
+  el.innerHTML = `<div class="thumb">${img}</div>
+    <div class="meta"><span><span class="badge ${run.status}">${run.status}</span> <b>${run.content_label}</b> × <b>${run.style_label}</b></span>
+    <span>${s.size}px · ${s.steps} steps · α/β 10^${ratio} · seed ${s.seed}</span>
+    <span>${run.seconds ? run.seconds.toFixed(1) + " s" : ""}${m.ssim != null ? ` · SSIM ${m.ssim.toFixed(2)} · style ${m.style_distance_sum.toExponential(1)}` : ""}</span></div>
+    <div class="row"><button type="button" class="open">Open in studio</button>
+    <label><input type="checkbox" class="pick"> compare</label></div>`;
+  el.querySelector(".open").addEventListener("click", () => openInStudio(run));
+  const pick = el.querySelector(".pick");
+  pick.checked = selected.has(run.id);
+  pick.addEventListener("change", () => {
+    pick.checked ? selected.add(run.id) : selected.delete(run.id);
+    $("#compare-btn").disabled = selected.size !== 2;
+  });
+  return el;
+}
+
+let galleryRuns = [];
+async function loadGallery() {
+  galleryRuns = await api("/api/runs");
+  const g = $("#gallery");
+  g.replaceChildren(...galleryRuns.map(card));
+}
+
+function openInStudio(run) {
+  setInput("content", { id: run.content, url: `/api/uploads/${run.content}` }, run.content_label);
+  setInput("style", { id: run.style, url: `/api/uploads/${run.style}` }, run.style_label);
+  fillSettings(run.settings);
+  if (run.result) showPreview(`/api/runs/${run.id}/image`);
+  window.scrollTo({ top: 0, behavior: "smooth" });
+}
+
+function compare() {
+  const runs = galleryRuns.filter((r) => selected.has(r.id));
+  const box = $("#compare");
+  box.innerHTML = runs.map((r) => `<figure><img src="/api/runs/${r.id}/${r.result ? "image" : "frame"}" alt="">
+    <figcaption>${r.content_label} × ${r.style_label} · ${r.settings.size}px · α/β 10^${Math.log10(r.settings.content_weight / r.settings.style_weight).toFixed(1)} · ${r.status}</figcaption></figure>`).join("");
+  box.hidden = false;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".drop").forEach(wireDrop);
+  $("#settings").addEventListener("submit", start);
+  $("#cancel").addEventListener("click", () => state.run && api(`/api/runs/${state.run}/cancel`, { method: "POST" }).catch((e) => showError(e.message)));
+  $("#settings").ratio.addEventListener("input", (e) => { $("#ratio-out").textContent = ratioText(e.target.value); });
+  $("#compare-btn").addEventListener("click", compare);
+  loadSamples().catch((e) => showError(e.message));
+  loadGallery().catch((e) => showError(e.message));
+});

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from stylo.web.app import create_app  # noqa: E402
+
+TINY = {"size": 48, "steps": 2, "coarse_steps": 1, "scales": 1, "precision": "fp32", "seed": 1}
+
+
+@pytest.fixture()
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(tmp_path / "data")) as c:
+        yield c
+
+
+def upload(client: TestClient, path: Path) -> str:
+    with path.open("rb") as fh:
+        res = client.post("/api/uploads", files={"file": (path.name, fh, "image/png")})
+    assert res.status_code == 201, res.text
+    return res.json()["id"]
+
+
+def wait_done(client: TestClient, run_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.get(f"/api/runs/{run_id}").json()
+        if run["status"] not in ("queued", "running"):
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} did not finish")

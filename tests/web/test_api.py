@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from stylo.image import read_manifest
+from stylo.web.app import create_app
+
+from .conftest import TINY, upload, wait_done
+
+
+def test_health_page_samples(client: TestClient) -> None:
+    assert client.get("/api/health").json()["ok"] is True
+    page = client.get("/")
+    assert page.status_code == 200 and "stylo" in page.text and "/static/app.js" in page.text
+    assert client.get("/static/app.js").status_code == 200
+    names = [s["name"] for s in client.get("/api/samples").json()]
+    assert "tubingen.jpg" in names and "starry_night.jpg" in names and not any("mask" in n for n in names)
+    assert client.get("/api/samples/tubingen.jpg").status_code == 200
+    assert client.get("/api/samples/..%2Fcli.py").status_code == 404
+    res = client.post("/api/uploads/sample", json={"name": "starry_night.jpg"})
+    assert res.status_code == 201 and res.json()["width"] == 512
+    assert client.post("/api/uploads/sample", json={"name": "../../etc/passwd"}).status_code == 404
+
+
+def test_run_lifecycle_events_download_and_gallery(client: TestClient, small_images) -> None:
+    content, style = upload(client, small_images[0]), upload(client, small_images[1])
+    res = client.post("/api/runs", json={"content": content, "style": style, "settings": TINY,
+                                         "content_label": "tubingen", "style_label": "starry"})
+    assert res.status_code == 201
+    run_id = res.json()["id"]
+    run = wait_done(client, run_id)
+    assert run["status"] == "done" and run["step"] == 2 and run["metrics"]["ssim"] < 1
+    with client.stream("GET", f"/api/runs/{run_id}/events") as stream:
+        first = json.loads(next(stream.iter_lines()).removeprefix("data: "))
+    assert first["type"] == "snapshot" and first["status"] == "done"
+    image = client.get(f"/api/runs/{run_id}/image")
+    assert image.status_code == 200 and "attachment" in image.headers["content-disposition"]
+    path = Path(client.app.state.store.path).parent / "runs" / run["result"]  # type: ignore[attr-defined]
+    assert read_manifest(path)["settings"]["size"] == 48
+    assert client.get(f"/api/runs/{run_id}/frame").status_code == 200
+    assert [r["id"] for r in client.get("/api/runs").json()] == [run_id]
+    assert client.post(f"/api/runs/{run_id}/cancel").status_code == 409
+
+
+def test_live_events_stream_steps_then_end(client: TestClient, small_images) -> None:
+    content, style = upload(client, small_images[0]), upload(client, small_images[1])
+    run_id = client.post("/api/runs", json={"content": content, "style": style,
+                                            "settings": {**TINY, "steps": 30, "size": 64}}).json()["id"]
+    types = []
+    with client.stream("GET", f"/api/runs/{run_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                event = json.loads(line[6:])
+                types.append(event["type"])
+                if event["type"] == "end":
+                    break
+    assert types[0] == "snapshot" and types.count("step") >= 1 and types[-1] == "end"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "message"),
+    [
+        (b"hello, not an image", 400, "not a readable image"),
+        (b"", 400, "empty"),
+    ],
+)
+def test_bad_uploads(client: TestClient, payload: bytes, status: int, message: str) -> None:
+    res = client.post("/api/uploads", files={"file": ("x.png", payload, "image/png")})
+    assert res.status_code == status and message in res.json()["error"]
+    assert "/tmp" not in res.json()["error"]
+
+
+def test_bomb_truncated_tiny_and_oversized_uploads(client: TestClient, tmp_path: Path, monkeypatch) -> None:
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (9000, 8000)).save(bomb)
+    res = client.post("/api/uploads", files={"file": ("b.png", bomb.read_bytes(), "image/png")})
+    assert res.status_code == 400 and "too large" in res.json()["error"]
+    full = tmp_path / "full.jpg"
+    Image.new("RGB", (64, 64), (9, 90, 9)).save(full)
+    res = client.post("/api/uploads", files={"file": ("t.jpg", full.read_bytes()[:300], "image/jpeg")})
+    assert res.status_code == 400 and "truncated" in res.json()["error"]
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (4, 4)).save(tiny)
+    res = client.post("/api/uploads", files={"file": ("t.png", tiny.read_bytes(), "image/png")})
+    assert res.status_code == 400 and "too small" in res.json()["error"]
+    monkeypatch.setattr("stylo.web.app.MAX_UPLOAD_BYTES", 100)
+    res = client.post("/api/uploads", files={"file": ("f.jpg", full.read_bytes(), "image/jpeg")})
+    assert res.status_code == 413
+
+
+def test_bad_run_requests(client: TestClient, small_images) -> None:
+    content = upload(client, small_images[0])
+    cases = [
+        ({"content": "../../etc/passwd", "style": content}, "content must be the id of an upload"),
+        ({"content": content, "style": "0" * 32 + ".png"}, "style must be the id of an upload"),
+        ({"content": content, "style": content, "settings": {"steps": 0}}, "steps must be"),
+        ({"content": content, "style": content, "settings": {"bogus": 1}}, "unknown setting 'bogus'"),
+        ({"content": content, "style": content, "settings": {"size": 4096}}, "up to 1024"),
+        ({"content": content, "style": content, "settings": "fast"}, "settings must be an object"),
+    ]
+    for body, message in cases:
+        res = client.post("/api/runs", json=body)
+        assert res.status_code == 400 and message in res.json()["error"], (body, res.text)
+    assert client.get("/api/runs/nonexistent").status_code == 404
+    assert client.get("/api/uploads/..%2F..%2Fstudio.sqlite3").status_code == 404
+    assert client.get("/api/runs/" + "0" * 32 + "/image").status_code == 404
+
+
+def test_cancel_a_running_run(client: TestClient, small_images) -> None:
+    content, style = upload(client, small_images[0]), upload(client, small_images[1])
+    run_id = client.post("/api/runs", json={"content": content, "style": style,
+                                            "settings": {**TINY, "steps": 2000, "size": 64}}).json()["id"]
+    while client.get(f"/api/runs/{run_id}").json()["step"] < 1:
+        pass
+    assert client.post(f"/api/runs/{run_id}/cancel").json()["cancelling"] is True
+    run = wait_done(client, run_id)
+    assert run["status"] == "cancelled" and run["result"]
+
+
+def test_twenty_concurrent_submissions_all_complete(client: TestClient, small_images) -> None:
+    content, style = upload(client, small_images[0]), upload(client, small_images[1])
+    body = {"content": content, "style": style, "settings": {**TINY, "size": 32, "steps": 1}}
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(lambda _: client.post("/api/runs", json=body), range(20)))
+    assert all(r.status_code == 201 for r in responses)
+    runs = [wait_done(client, r.json()["id"], timeout=300) for r in responses]
+    assert [r["status"] for r in runs] == ["done"] * 20
+    assert len(client.get("/api/runs").json()) == 20
+
+
+def test_token_guards_every_request(tmp_path: Path) -> None:
+    with TestClient(create_app(tmp_path / "d", token="s3cret")) as c:
+        assert c.get("/api/health").status_code == 401
+        assert c.get("/api/health", headers={"authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/?token=s3cret").status_code == 200
+        assert c.get("/api/runs").status_code == 200  # the cookie set by the visit above

@@ -1,0 +1,120 @@
+"""The studio as a real server process: restart survival, and a real browser (Debian's Chromium + Playwright)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data: Path):
+        self.data, self.port = data, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen([sys.executable, "-m", "stylo", "serve", "--port", str(self.port),
+                                      "--data-dir", str(self.data)], stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                self.get("/api/health")
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("server did not start")
+
+    def get(self, path: str) -> object:
+        with urllib.request.urlopen(self.url + path, timeout=10) as res:
+            return json.loads(res.read())
+
+    def post(self, path: str, body: dict) -> dict:
+        req = urllib.request.Request(self.url + path, json.dumps(body).encode(), {"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return json.loads(res.read())
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[Server]:
+    s = Server(tmp_path / "data").start()
+    yield s
+    s.kill()
+
+
+def test_restart_keeps_the_gallery_and_marks_the_running_run_interrupted(server: Server) -> None:
+    content = server.post("/api/uploads/sample", {"name": "tubingen.jpg"})["id"]
+    style = server.post("/api/uploads/sample", {"name": "starry_night.jpg"})["id"]
+    settings = {"size": 128, "steps": 2000, "scales": 1, "seed": 0}
+    run = server.post("/api/runs", {"content": content, "style": style, "settings": settings})
+    deadline = time.monotonic() + 120
+    while not server.get(f"/api/runs/{run['id']}")["frame"] and time.monotonic() < deadline:  # type: ignore[index]
+        time.sleep(0.2)
+    server.kill()
+    server.start()
+    runs = server.get("/api/runs")
+    assert isinstance(runs, list) and len(runs) == 1
+    assert runs[0]["status"] == "interrupted" and runs[0]["frame"] and runs[0]["step"] >= 1
+    with urllib.request.urlopen(f"{server.url}/api/runs/{run['id']}/frame", timeout=10) as res:
+        assert res.status == 200 and res.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_browser_uploads_runs_watches_and_sees_the_gallery(server: Server, small_images, tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is missing: `make test` installs it with apt-get")
+        pytest.skip("no /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync"]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=flags, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(server.url)
+        page.set_input_files("[data-testid=content-file]", str(small_images[0]))
+        page.set_input_files("[data-testid=style-file]", str(small_images[1]))
+        page.wait_for_function("() => !document.querySelector('#start').disabled")
+        page.select_option("select[name=size]", "256")
+        page.fill("input[name=steps]", "6")
+        page.fill("input[name=scales]", "1")
+        page.fill("input[name=seed]", "3")
+        page.click("#start")
+        page.wait_for_selector("#preview:not([hidden])", timeout=120_000)
+        first = page.get_attribute("#preview", "src")
+        page.wait_for_function(f"() => document.querySelector('#preview').src.indexOf({first!r}) < 0",
+                               timeout=120_000)
+        page.wait_for_selector("#download:not([hidden])", timeout=120_000)
+        page.wait_for_selector(".card .badge.done", timeout=30_000)
+        assert "done in" in page.inner_text("#status")
+        assert page.locator(".card").count() == 1
+        shot = Path(os.environ.get("STYLO_SCREENSHOT_DIR", tmp_path)) / "studio.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("STYLO_SCREENSHOT_DIR") is None:
+        shutil.copy(shot, tmp_path / "kept.png")
