@@ -53,9 +53,11 @@ class Step:
     elapsed: float  # seconds since the start of the run
     eta: float  # estimated seconds left
     tensor: torch.Tensor = field(repr=False)  # the current image (1, 3, H, W) in [0, 1]; do not modify
+    finish: Callable[[torch.Tensor], torch.Tensor] | None = field(repr=False, default=None)
 
     def image(self) -> Image.Image:
-        return to_pil(self.tensor)
+        """The current image as it would be delivered (in luminance mode: with the content's colours)."""
+        return to_pil(self.finish(self.tensor) if self.finish else self.tensor)
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ class _Run:
     work_done: float = 0.0  # steps weighted by pixels
     interrupted: bool = False
     history: list[float] = field(default_factory=list)
+    finish: Callable[[torch.Tensor], torch.Tensor] | None = None  # the current level's preview transform
 
     def steps_at(self, level: int) -> int:
         return self.settings.steps if level == len(self.sizes) - 1 else self.settings.coarse_steps
@@ -210,7 +213,7 @@ def run_scale(image: torch.Tensor, objective: Objective, run: _Run, level: int,
         if run.on_step is not None:
             run.on_step(Step(run.step, run.total_steps, level + 1, len(run.sizes), (w, h), parts.total.item(),
                              parts.content.item(), parts.style.item(), parts.tv.item(),
-                             time.perf_counter() - run.start, run.eta(), x.detach() / PIXEL_SCALE))
+                             time.perf_counter() - run.start, run.eta(), x.detach() / PIXEL_SCALE, run.finish))
     if run.step == steps_before:  # stopped before the first step of this level
         with torch.no_grad():
             return x / PIXEL_SCALE, objective(x / PIXEL_SCALE)
@@ -281,6 +284,8 @@ def stylize_result(
             upsample_with_detail(image, previous.content, level.content)
         if level.coverage is not None:  # protected pixels start from, and stay at, the content
             image = image * level.coverage + level.content * (1 - level.coverage)
+        if s.preserve_color == "luminance":
+            run.finish = lambda t, rgb=level.content_rgb: color.recombine(t, rgb)
         image, level_parts = run_scale(image, objective, run, index, level.coverage)
         parts = level_parts if index == len(run.sizes) - 1 else None
         if run.interrupted:

@@ -43,6 +43,14 @@ def _caption(record: dict[str, Any], varied: Sequence[str]) -> list[str]:
                    f"colour {m.get('color_distance', 0):.1f}  {record.get('seconds', 0):.0f}s"]
 
 
+def _ellipsize(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> str:
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
 def contact_sheet(records: list[dict[str, Any]], out: Path, content: Image.Image, styles: Sequence[Image.Image],
                   varied: Sequence[str]) -> Image.Image:
     """Draw the sheet for ``records`` (in cell order) whose images live under ``out``."""
@@ -72,6 +80,7 @@ def contact_sheet(records: list[dict[str, Any]], out: Path, content: Image.Image
             for j, line in enumerate(textwrap.wrap(record.get("error", ""), 36)[:8]):
                 draw.text((cx + 8, cy + 8 + j * 16), line, fill=ERR, font=small)
         for j, line in enumerate(_caption(record, varied)):
+            line = _ellipsize(draw, line, font if j == 0 else small, CELL - 4)
             draw.text((cx, cy + cell_h + 4 + j * 18), line, fill=INK if j == 0 or record["status"] == "ok" else ERR,
                       font=font if j == 0 else small)
     return sheet

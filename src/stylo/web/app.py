@@ -148,8 +148,8 @@ def create_app(data_dir: Path, token: str | None = None, workers: int = 1) -> Fa
         if s.seed is None:
             s = s.replace(seed=secrets.randbelow(2**31))
         run_id = uuid.uuid4().hex
-        run = store.create(run_id, s.to_dict(), body["content"], body["style"],
-                           str(body.get("content_label") or "content")[:80], str(body.get("style_label") or "style")[:80])
+        labels = [str(body.get(f"{role}_label") or role)[:80] for role in ("content", "style")]
+        run = store.create(run_id, s.to_dict(), body["content"], body["style"], *labels)
         jobs.submit(run_id)
         return run
 

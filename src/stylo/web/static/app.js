@@ -29,12 +29,23 @@ function setInput(role, upload, label) {
   $("#start").disabled = !(state.content && state.style);
 }
 
+let pendingUploads = 0;
+async function whileUploading(work) {
+  pendingUploads += 1; $("#start").disabled = true;
+  try { await work(); } finally {
+    pendingUploads -= 1;
+    $("#start").disabled = pendingUploads > 0 || !(state.content && state.style);
+  }
+}
+
 async function uploadFile(role, file) {
   showError("");
   const form = new FormData();
   form.append("file", file);
-  try { setInput(role, await api("/api/uploads", { method: "POST", body: form }), file.name); }
-  catch (e) { showError(`${role}: ${e.message}`); }
+  await whileUploading(async () => {
+    try { setInput(role, await api("/api/uploads", { method: "POST", body: form }), file.name); }
+    catch (e) { showError(`${role}: ${e.message}`); }
+  });
 }
 
 function wireDrop(zone) {
@@ -56,11 +67,11 @@ async function loadSamples() {
     const b = document.createElement("button");
     b.type = "button"; b.title = s.name;
     b.innerHTML = `<img src="${s.url}" alt="${s.name}">`;
-    b.addEventListener("click", async () => {
+    b.addEventListener("click", () => whileUploading(async () => {
       const role = s.name.startsWith("tubingen") ? "content" : "style";
       try { setInput(role, await api("/api/uploads/sample", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: s.name }) }), s.name); }
       catch (e) { showError(e.message); }
-    });
+    }));
     box.appendChild(b);
   }
 }
