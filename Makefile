@@ -2,25 +2,32 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip
+PIP := $(PY) -m pip install -q --disable-pip-version-check
 TORCH_VERSION := 2.13.0
-STAMP := $(VENV)/.stylo-installed
+CORE := $(VENV)/.stylo-core
+FULL := $(VENV)/.stylo-full
 
-.PHONY: demo test setup lint bench clean chromium serve
+.PHONY: demo test setup lint serve chromium clean
 
-$(STAMP): pyproject.toml
+# torch first, pinned to the CPU build that lies on this machine's disk; then stylo itself.
+$(CORE): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --disable-pip-version-check "torch==$(TORCH_VERSION)"
-	$(PIP) install -q --disable-pip-version-check -e ".[dev,cluster,web]"
-	touch $(STAMP)
+	$(PIP) "torch==$(TORCH_VERSION)"
+	$(PIP) -e .
+	touch $(CORE)
 
-setup: $(STAMP)
+# everything the tests need: dev tools, Ray, the studio's server, Playwright.
+$(FULL): $(CORE)
+	$(PIP) -e ".[dev,cluster,web]"
+	touch $(FULL)
 
-demo: $(STAMP)
+setup: $(FULL)
+
+demo: $(CORE)
 	$(VENV)/bin/stylo run samples/tubingen.jpg samples/starry_night.jpg -o out/tubingen_starry_night.png
 	@echo "open out/tubingen_starry_night.png"
 
-test: $(STAMP) chromium
+test: $(FULL) chromium
 	$(PY) -m pytest -q
 
 # The studio's browser test drives Debian's Chromium (Playwright's own browser download is not used).
@@ -28,11 +35,11 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; the browser test will be skipped"
 
-serve: $(STAMP)
+serve: $(FULL)
 	$(VENV)/bin/stylo serve
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+lint: $(FULL)
+	$(VENV)/bin/ruff check src tests benchmarks docs
 	$(VENV)/bin/mypy
 
 clean:
