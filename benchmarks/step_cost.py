@@ -15,7 +15,8 @@ import torch
 from stylo.backbones import load_backbone
 from stylo.config import Settings
 from stylo.layers import layer_table
-from stylo.optimize import Objective, _evaluate, compute_targets
+from stylo.objective import Objective, compute_targets
+from stylo.steppers import evaluate
 
 
 def conv_gflop(width: int, height: int, last: str) -> float:
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'precision':<10} {'ms/step':>9} {'GFLOP/s':>9} {'matmul peak':>12} {'of peak':>8}")
     for name, dtype in (("fp32", None), ("bf16", torch.bfloat16 if device.type == "cpu" else torch.bfloat16)):
         obj = Objective(net, compute_targets(net, s, x, [style], dtype), s, [1.0], dtype)
-        sec = timeit(lambda obj=obj: _evaluate(obj, x * 255.0), args.repeat, device)
+        sec = timeit(lambda obj=obj: evaluate(obj, x * 255.0), args.repeat, device)
         peak = matmul_peak(dtype or torch.float32, device)
         print(f"{name:<10} {sec * 1e3:>9.0f} {work / sec:>9.0f} {peak:>12.0f} {work / sec / peak:>8.0%}")
     return 0
