@@ -111,6 +111,16 @@ def test_browser_uploads_runs_watches_and_sees_the_gallery(server: Server, small
         page.wait_for_selector(".card .badge.done", timeout=30_000)
         assert "done in" in page.inner_text("#status")
         assert page.locator(".card").count() == 1
+        page.fill("input[name=seed]", "4")  # a second run, then compare the two side by side
+        page.click("#start")
+        page.wait_for_function("() => document.querySelectorAll('.card .badge.done').length === 2",
+                               timeout=120_000)
+        for box in page.locator(".card .pick").all():
+            box.check()
+        page.click("#compare-btn")
+        assert page.locator("#compare figure img").count() == 2
+        page.locator(".card .open").last.click()  # the older run back in the studio: its seed returns
+        assert page.input_value("input[name=seed]") == "3"
         shot = Path(os.environ.get("STYLO_SCREENSHOT_DIR", tmp_path)) / "studio.png"
         shot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shot), full_page=True)
