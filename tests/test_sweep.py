@@ -54,7 +54,12 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_local_sweep_writes_grid_csv_json_and_records_failures(tmp_path: Path, small_images, capsys) -> None:
+def test_local_sweep_writes_grid_csv_json_and_records_failures(tmp_path: Path, small_images, capsys,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from stylo import backbones
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no cached VGG16, and no network for it
+    monkeypatch.setitem(backbones.TORCHVISION_URLS, "vgg16", "http://127.0.0.1:9/vgg16-397923af.pth")
     content, style = map(str, small_images)
     out = tmp_path / "sweep"
     code = main(["sweep", content, style, "-o", str(out), *TINY_FLAGS, "--vary", "ratio=1e-2,1e-4",

@@ -77,10 +77,11 @@ def _wide_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
     return np.clip(np.rint(arr / scale * 255.0), 0, 255).astype(np.uint8)
 
 
-def check_min_side(img: Image.Image, minimum: int, what: str) -> None:
-    if min(img.size) < minimum:
+def check_min_side(size: tuple[int, int], minimum: int, what: str) -> None:
+    """Raise if (width, height) is too small for the network's poolings."""
+    if min(size) < minimum:
         raise StyloError(
-            f"{what} is too small: {img.width}x{img.height} px; the network needs at least {minimum} px per side"
+            f"{what} is too small: {size[0]}x{size[1]} px; the network needs at least {minimum} px per side"
         )
 
 

@@ -222,7 +222,7 @@ def run_scale(image: torch.Tensor, objective: Objective, run: _Run, level: int,
 
 def _prepare(image: Image.Image | torch.Tensor, what: str, minimum: int) -> Image.Image:
     img = as_image(image, what)
-    check_min_side(img, minimum, what)
+    check_min_side(img.size, minimum, what)
     return img
 
 
@@ -265,7 +265,7 @@ def stylize_result(
     style_imgs = [_prepare(img, "style image", minimum) for img in styles_in]
     mask_imgs = style_masks([as_image(m, "mask") for m in masks] if masks else None, len(style_imgs))
     final = fit_long_side(content_img.size, s.size)
-    check_min_side(Image.new("RGB", final), minimum, f"content image at --size {s.size}")
+    check_min_side(final, minimum, f"content image at --size {s.size}")
     seed = s.seed if s.seed is not None else secrets.randbelow(2**31)
     device = resolve_device(s.device)
     autocast = resolve_precision(s.precision, device)

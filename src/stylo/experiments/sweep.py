@@ -7,7 +7,6 @@ again, and a failing cell is recorded with its error while the rest go on.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -237,6 +236,3 @@ def write_results(out: Path, records: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
     os.replace(tmp, out / "results.csv")
 
-
-def settings_fields() -> list[str]:
-    return [f.name for f in dataclasses.fields(Settings)]
