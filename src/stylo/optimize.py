@@ -220,6 +220,31 @@ def run_scale(image: torch.Tensor, objective: Objective, run: _Run, level: int,
     return stepper.result()
 
 
+def run_levels(run: _Run, net: VGGFeatures, content: Image.Image, styles: list[Image.Image],
+               masks: list[Image.Image | None], blend: list[float], seed: int, device: torch.device,
+               autocast: torch.dtype | None) -> tuple[torch.Tensor, LossParts | None]:
+    """Coarse to fine: each level's inputs, targets and steps. Returns the last image and, if the final
+    level finished, its losses."""
+    s, final_w = run.settings, run.sizes[-1][0]
+    image, parts, previous = torch.empty(0), None, cast(Level | None, None)
+    for index, size in enumerate(run.sizes):
+        level = prepare_level(content, styles, masks, size, size[0] / final_w, s, device)
+        targets = compute_targets(net, s, level.content, level.styles, autocast, level.masks)
+        objective = Objective(net, targets, s, blend, autocast)
+        image = initial_image(level, s, seed) if previous is None else \
+            upsample_with_detail(image, previous.content, level.content)
+        if level.coverage is not None:  # protected pixels start from, and stay at, the content
+            image = image * level.coverage + level.content * (1 - level.coverage)
+        if s.preserve_color == "luminance":
+            run.finish = lambda t, rgb=level.content_rgb: color.recombine(t, rgb)
+        image, level_parts = run_scale(image, objective, run, index, level.coverage)
+        parts = level_parts if index == len(run.sizes) - 1 else None
+        previous = level
+        if run.interrupted:
+            break
+    return image, parts
+
+
 def _prepare(image: Image.Image | torch.Tensor, what: str, minimum: int) -> Image.Image:
     img = as_image(image, what)
     check_min_side(img.size, minimum, what)
@@ -274,29 +299,11 @@ def stylize_result(
     net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     run = _Run(s, on_step, should_stop, scale_sizes(final, s.scales, minimum))
-    image, parts, level = torch.empty(0), None, cast(Level | None, None)
-    for index, size in enumerate(run.sizes):
-        previous = level
-        level = prepare_level(content_img, style_imgs, mask_imgs, size, size[0] / final[0], s, device)
-        targets = compute_targets(net, s, level.content, level.styles, autocast, level.masks)
-        objective = Objective(net, targets, s, blend, autocast)
-        image = initial_image(level, s, seed) if previous is None else \
-            upsample_with_detail(image, previous.content, level.content)
-        if level.coverage is not None:  # protected pixels start from, and stay at, the content
-            image = image * level.coverage + level.content * (1 - level.coverage)
-        if s.preserve_color == "luminance":
-            run.finish = lambda t, rgb=level.content_rgb: color.recombine(t, rgb)
-        image, level_parts = run_scale(image, objective, run, index, level.coverage)
-        parts = level_parts if index == len(run.sizes) - 1 else None
-        if run.interrupted:
-            break
-    assert level is not None
+    image, parts = run_levels(run, net, content_img, style_imgs, mask_imgs, blend, seed, device, autocast)
     if image.shape[-1] != final[0]:  # interrupted on a coarse level: deliver the requested size anyway
         image = F.interpolate(image, size=(final[1], final[0]), mode="bicubic", align_corners=False).clamp(0, 1)
     if s.preserve_color == "luminance":
-        content_rgb = level.content_rgb if level.content_rgb.shape == image.shape else \
-            to_tensor(resize(content_img, final, s.resample)).to(device)
-        image = color.recombine(image, content_rgb)
+        image = color.recombine(image, to_tensor(resize(content_img, final, s.resample)).to(device))
     nan = float("nan")
     return Result(
         image=to_pil(image), seed=seed, steps=run.step, interrupted=run.interrupted,
