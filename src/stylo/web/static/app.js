@@ -114,19 +114,21 @@ function drawCurve() {
   });
   ctx.stroke();
   ctx.fillStyle = "#6d675f"; ctx.font = "11px system-ui";
-  ctx.fillText(`loss ${h[h.length - 1].toExponential(2)} (log scale)`, 10, c.height - 8);
+  const level = state.level ? ` · level ${state.level}` : "";
+  ctx.fillText(`loss ${h[h.length - 1].toExponential(2)} (log scale${level})`, 10, c.height - 8);
 }
 
 function follow(run) {
-  state.run = run.id; state.history = [];
+  state.run = run.id; state.history = []; state.level = null;
   $("#cancel").disabled = false; $("#download").hidden = true;
   if (state.source) state.source.close();
   const src = new EventSource(`/api/runs/${run.id}/events`);
   state.source = src;
   src.onmessage = (msg) => {
     const ev = JSON.parse(msg.data);
-    if (ev.type === "snapshot" && ev.history) state.history = ev.history.slice();
+    if (ev.type === "snapshot" && ev.history && ev.status === "running") state.history = ev.history.slice();
     if (ev.type === "step") {
+      if (ev.level !== state.level) { state.level = ev.level; state.history = []; }  // one curve per level
       state.history.push(ev.loss);
       $("#bar").style.width = `${(100 * ev.step) / ev.total}%`;
       $("#status").textContent = `step ${ev.step}/${ev.total} · level ${ev.level}/${ev.levels} · loss ${ev.loss.toExponential(3)} · ${Math.round(ev.eta)} s left`;
