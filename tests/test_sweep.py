@@ -153,3 +153,23 @@ def test_batch_run_over_a_folder(tmp_path: Path, small_images, capsys) -> None:
     assert Image.open(out / "a.png").size == (64, 48) and (out / "b.png").is_file()
     assert main(["run", str(folder), str(small_images[1]), "-o", str(tmp_path / "x.png"), "--quiet"]) == 2
     assert "must name a folder" in capsys.readouterr().err
+
+
+def test_auto_pool_size_never_oversubscribes() -> None:
+    assert executors.pool_size(2, 0) == (1, 2)
+    assert executors.pool_size(16, 0) == (4, 4)
+    assert executors.pool_size(16, 2) == (2, 8)
+    for cores in (1, 2, 3, 8, 64):
+        for gpus in (0, 1, 4):
+            workers, threads = executors.pool_size(cores, gpus)
+            assert workers >= 1 and threads >= 1 and (workers * threads <= cores or cores < workers)
+
+
+def test_workers_flag(tmp_path: Path, small_images, capsys) -> None:
+    content, style = map(str, small_images)
+    assert main(["sweep", content, style, "-o", str(tmp_path / "w"), *TINY_FLAGS, "--vary", "ratio=1e-2",
+                 "--workers", "auto", "--quiet"]) == 0
+    assert len(read_csv(tmp_path / "w" / "results.csv")) == 1
+    with pytest.raises(SystemExit):
+        main(["sweep", content, style, "-o", str(tmp_path / "x"), "--workers", "0"])
+    assert "must be >= 1" in capsys.readouterr().err

@@ -39,15 +39,26 @@ def add_sweep_parser(sub: Any, setting_flags: dict[str, dict[str, Any]]) -> None
 
 def add_executor_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", choices=["local", "ray"], default="local")
-    p.add_argument("--workers", type=int, default=1, help="local: processes in the pool (default 1)")
+    p.add_argument("--workers", type=_workers, default=1,
+                   help="local: processes in the pool, or auto (one per GPU; on CPUs one per 4 cores); default 1")
     p.add_argument("--ray-address", metavar="ADDR", help="an existing Ray cluster (default: start one here)")
+
+
+def _workers(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
 
 
 def _executor(args: argparse.Namespace) -> Any:
     from stylo.experiments.executors import make_executor
 
-    if args.workers < 1:
-        raise StyloError("--workers must be >= 1")
     return make_executor(args.executor, args.workers, args.ray_address)
 
 

@@ -23,19 +23,54 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def gpu_count() -> int:
+    """CUDA devices, counted without initializing CUDA in this process (pool workers must do that)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([v for v in visible.split(",") if v.strip() and v.strip() != "-1"])
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - no usable CUDA means no GPU workers
+        return 0
+
+
+def pool_size(cores: int, gpus: int) -> tuple[int, int]:
+    """(workers, threads per worker) for ``--workers auto``: one worker per GPU; on CPUs one worker per
+    4 cores (convolutions scale well up to about 4 threads), never more threads than cores in all."""
+    if gpus > 0:
+        return gpus, max(1, cores // gpus)
+    workers = max(1, cores // 4)
+    return workers, max(1, cores // workers)
+
+
+def _pin_gpu(ids: Any) -> None:
+    """Pool initializer: give this worker one GPU of its own before it touches CUDA."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(ids.get())
+
+
 def sequential(fn: Fn, tasks: list[CellTask], on_result: OnResult) -> None:
     for task in tasks:
         on_result(fn(task))
 
 
-def process_pool(workers: int) -> Callable[[Fn, list[CellTask], OnResult], None]:
-    """A pool of ``workers`` processes, each with cores/workers threads so the cores are not oversubscribed."""
+def process_pool(workers: int, gpus: int = 0) -> Callable[[Fn, list[CellTask], OnResult], None]:
+    """A pool of ``workers`` processes, each with cores/workers threads so the cores are not oversubscribed;
+    with ``gpus``, worker i sees only GPU i."""
 
     def run(fn: Fn, tasks: list[CellTask], on_result: OnResult) -> None:
         threads = max(1, cpu_count() // workers)
         for task in tasks:
             task.threads = task.threads or threads
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        ctx = get_context("spawn")
+        init: dict[str, Any] = {}
+        if gpus:
+            ids = ctx.Queue()
+            for i in range(workers):
+                ids.put(i % gpus)
+            init = {"initializer": _pin_gpu, "initargs": (ids,)}
+        with ProcessPoolExecutor(workers, mp_context=ctx, **init) as pool:
             for future in as_completed([pool.submit(fn, t) for t in tasks]):
                 on_result(future.result())
 
@@ -72,10 +107,16 @@ def ray_executor(address: str | None = None, num_cpus: int | None = None
     return run
 
 
-def make_executor(name: str, workers: int = 1, ray_address: str | None = None
+def make_executor(name: str, workers: int | str = 1, ray_address: str | None = None
                   ) -> Callable[[Fn, list[CellTask], OnResult], None]:
+    """``local`` with ``workers`` 1: this process; N: a process pool; ``"auto"``: sized to cores and GPUs."""
+    gpus = 0
+    if workers == "auto":
+        gpus = gpu_count()
+        workers = pool_size(cpu_count(), gpus)[0]
+    workers = int(workers)
     if name == "ray":
         return ray_executor(ray_address, num_cpus=workers if workers > 1 else None)
     if name == "local":
-        return sequential if workers <= 1 else process_pool(workers)
+        return sequential if workers <= 1 and not gpus else process_pool(workers, gpus)
     raise StyloError(f"unknown executor {name!r}; choose local or ray")
