@@ -10,7 +10,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -29,27 +29,34 @@ def open_image(path: Path | str, what: str = "image") -> Image.Image:
         raise StyloError(f"{what} not found: {path}")
     if path.is_dir():
         raise StyloError(f"{what} is a directory, not an image: {path}")
+    return decode_image(path, what, suffix=f": {path}")
+
+
+def decode_image(source: Path | BinaryIO, what: str = "image", suffix: str = "",
+                 max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode a file or stream into an RGB image, refusing more than ``max_pixels`` before decoding.
+    Errors are one line: ``{what} is ...{suffix}`` (``suffix`` names the file, if it should be named)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if img.width * img.height > MAX_PIXELS:
+            with Image.open(source) as img:
+                if img.width * img.height > max_pixels:
                     raise StyloError(
                         f"{what} is too large to decode safely: {img.width}x{img.height} px "
-                        f"(limit {MAX_PIXELS // 1_000_000} megapixels): {path}"
+                        f"(limit {max_pixels // 1_000_000} megapixels){suffix}"
                     )
                 img.load()
                 return to_rgb(img)
     except StyloError:
         raise
     except UnidentifiedImageError:
-        raise StyloError(f"{what} is not a readable image file: {path}") from None
+        raise StyloError(f"{what} is not a readable image file{suffix}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise StyloError(f"{what} is too large to decode safely (decompression bomb?): {path}") from None
+        raise StyloError(f"{what} is too large to decode safely (decompression bomb?){suffix}") from None
     except PermissionError:
-        raise StyloError(f"{what} cannot be read (permission denied): {path}") from None
+        raise StyloError(f"{what} cannot be read (permission denied){suffix}") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise StyloError(f"{what} is truncated or corrupt: {path} ({exc})") from None
+        raise StyloError(f"{what} is truncated or corrupt{suffix} ({exc})") from None
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

@@ -25,7 +25,7 @@ from PIL import Image
 
 from stylo.config import from_mapping
 from stylo.errors import StyloError
-from stylo.image import MAX_PIXELS, open_image
+from stylo.image import MAX_PIXELS, decode_image, open_image
 from stylo.web.db import RunStore
 from stylo.web.jobs import Events, JobQueue
 
@@ -221,25 +221,8 @@ def create_app(data_dir: Path, token: str | None = None, workers: int = 1) -> Fa
 
 
 def decode_upload(blob: bytes) -> Image.Image:
-    """Decode an uploaded image with the same checks as the CLI, plus the studio's pixel limit."""
-    import tempfile
-
-    try:
-        with Image.open(io.BytesIO(blob)) as probe:
-            if probe.width * probe.height > MAX_UPLOAD_PIXELS:
-                raise StyloError(f"upload is too large: {probe.width}x{probe.height} px "
-                                 f"(limit {MAX_UPLOAD_PIXELS // 1_000_000} megapixels)")
-    except StyloError:
-        raise
-    except Exception:  # noqa: BLE001 - open_image below names the problem
-        pass
-    with tempfile.NamedTemporaryFile(suffix=".upload") as tmp:
-        tmp.write(blob)
-        tmp.flush()
-        try:
-            img = open_image(tmp.name, "upload")
-        except StyloError as exc:
-            raise StyloError(str(exc).replace(f": {tmp.name}", "").replace(tmp.name, "the file")) from None
+    """Decode an uploaded image with the same checks as the CLI, and the studio's pixel limit."""
+    img = decode_image(io.BytesIO(blob), "upload", max_pixels=MAX_UPLOAD_PIXELS)
     if min(img.size) < 16:
         raise StyloError(f"upload is too small: {img.width}x{img.height} px (at least 16 px per side)")
     return img
