@@ -14,6 +14,7 @@ import importlib.util
 import re
 import socket
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -195,3 +196,11 @@ def load_backbone(
             raise StyloError(f"weights do not fit {model}: {key} has shape {tuple(value.shape)}")
     net.load_state_dict(state, strict=True)
     return net.eval().requires_grad_(False)
+
+
+@lru_cache(maxsize=4)
+def shared_backbone(model: str = "vgg19", weights: str | None = None, pooling: Pooling = "max",
+                    last: str | None = None) -> VGGFeatures:
+    """:func:`load_backbone`, loaded once per process for each combination (runs, sweeps and the studio reuse
+    it). Callers may move it to a device; they must not change its weights."""
+    return load_backbone(model, weights, pooling, last)

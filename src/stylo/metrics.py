@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from stylo import losses
-from stylo.backbones import VGGFeatures, load_backbone
+from stylo.backbones import VGGFeatures, shared_backbone
 from stylo.image import fit_area, resize, to_tensor
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -77,11 +77,12 @@ def color_distance(image: Image.Image, style: Image.Image) -> float:
 
 def evaluate(image: Image.Image, content: Image.Image, style: Image.Image, net: VGGFeatures | None = None
              ) -> Metrics:
-    """All metrics of ``image`` against ``content`` and ``style``, on the CPU in fp32."""
-    net = net or load_backbone(last="relu5_1")
-    x = to_tensor(image)
-    c = to_tensor(resize(content, image.size))
-    s = to_tensor(resize(style, fit_area(style.size, image.width * image.height)))
+    """All metrics of ``image`` against ``content`` and ``style``, in fp32 on the network's device."""
+    net = net or shared_backbone(last="relu5_1")
+    device = next(net.parameters()).device
+    x = to_tensor(image).to(device)
+    c = to_tensor(resize(content, image.size)).to(device)
+    s = to_tensor(resize(style, fit_area(style.size, image.width * image.height))).to(device)
     layers = [*STYLE_LAYERS, CONTENT_LAYER]
     with torch.no_grad():
         fx, fc, fs = net(x, layers), net(c, [CONTENT_LAYER]), net(s, list(STYLE_LAYERS))

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from stylo import color
-from stylo.backbones import VGGFeatures, load_backbone
+from stylo.backbones import VGGFeatures, shared_backbone
 from stylo.config import Settings
 from stylo.device import resolve_device, resolve_precision
 from stylo.errors import StyloError
@@ -274,8 +274,8 @@ def stylize_result(
 
     Images: PIL (any mode) or RGB tensors in [0, 1]. ``masks`` (see :func:`style_masks`) give each style its
     region of the output; pixels outside every region keep the content. ``should_stop`` is polled between
-    steps; when it returns True the current image is returned with ``interrupted=True``. ``net`` reuses a
-    loaded backbone.
+    steps; when it returns True the current image is returned with ``interrupted=True``. ``net`` overrides the
+    backbone (by default loaded once per process for each model, pooling and depth).
     """
     s = settings or Settings()
     styles_in: list[Image.Image | torch.Tensor] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
@@ -295,7 +295,7 @@ def stylize_result(
     device = resolve_device(s.device)
     autocast = resolve_precision(s.precision, device)
     if net is None:
-        net = load_backbone(s.model, s.weights, s.pooling, last=deepest_layer(s.model, layers).name)
+        net = shared_backbone(s.model, s.weights, s.pooling, last=deepest_layer(s.model, layers).name)
     net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     run = _Run(s, on_step, should_stop, scale_sizes(final, s.scales, minimum))

@@ -123,16 +123,11 @@ class CellTask:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_NETS: dict[tuple[Any, ...], Any] = {}
-
-
 def run_cell(task: CellTask) -> dict[str, Any]:
     """Stylize one cell, save its PNG and a JSON record next to it, and return the record."""
     import torch
 
-    from stylo.backbones import load_backbone
     from stylo.image import open_image, save_png
-    from stylo.layers import deepest_layer
     from stylo.manifest import build_manifest
     from stylo.metrics import evaluate
     from stylo.optimize import stylize_result
@@ -147,11 +142,7 @@ def run_cell(task: CellTask) -> dict[str, Any]:
         s = from_mapping(cell.settings)
         content = open_image(cell.content, "content image")
         styles = [open_image(p, "style image") for p in cell.styles]
-        layers = (*s.content_layers, *s.style_layers)
-        net_key = (s.model, s.weights, s.pooling, deepest_layer(s.model, layers).name)
-        if net_key not in _NETS:
-            _NETS[net_key] = load_backbone(s.model, s.weights, s.pooling, last=net_key[-1])
-        result = stylize_result(content, styles, s, net=_NETS[net_key])
+        result = stylize_result(content, styles, s)
         image_path = out / "cells" / f"{cell.key}.png"
         image_path.parent.mkdir(parents=True, exist_ok=True)
         save_png(result.image, image_path, build_manifest(s, result, cell.content, cell.styles))

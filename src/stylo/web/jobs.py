@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +43,12 @@ class Events:
 class JobQueue:
     """Runs are executed one at a time per worker; ``cancel`` stops a queued or running one."""
 
-    def __init__(self, store: RunStore, data_dir: Path, events: Events, workers: int = 1,
-                 run_fn: Callable[..., Any] | None = None):
+    def __init__(self, store: RunStore, data_dir: Path, events: Events, workers: int = 1):
         self.store, self.data, self.events = store, data_dir, events
         self.queue: queue.Queue[str | None] = queue.Queue()
         self.cancelled: set[str] = set()
         self.threads = [threading.Thread(target=self._work, daemon=True, name=f"stylo-worker-{i}")
                         for i in range(workers)]
-        self.run_fn = run_fn
-        self.net_cache: dict[tuple[Any, ...], Any] = {}
 
     def start(self) -> None:
         for t in self.threads:
@@ -83,9 +79,7 @@ class JobQueue:
         self.events.publish(run_id, {"type": "end", **(self.store.get(run_id) or {})})
 
     def _execute(self, run_id: str) -> None:
-        from stylo.backbones import load_backbone
         from stylo.image import open_image, save_png
-        from stylo.layers import deepest_layer
         from stylo.manifest import build_manifest
         from stylo.metrics import evaluate
         from stylo.optimize import Step, stylize_result
@@ -102,10 +96,6 @@ class JobQueue:
         uploads = self.data / "uploads"
         content = open_image(uploads / run["content"], "content image")
         style = open_image(uploads / run["style"], "style image")
-        layers = (*s.content_layers, *s.style_layers)
-        key = (s.model, s.pooling, deepest_layer(s.model, layers).name)
-        if key not in self.net_cache:
-            self.net_cache[key] = load_backbone(s.model, s.weights, s.pooling, last=key[-1])
         runs_dir = self.data / "runs"
         last_frame = [0.0]
         history: list[float] = []
@@ -126,17 +116,14 @@ class JobQueue:
             self.events.publish(run_id, event)
 
         try:
-            result = stylize_result(content, style, s, on_step, lambda: run_id in self.cancelled,
-                                    net=self.net_cache[key])
+            result = stylize_result(content, style, s, on_step, lambda: run_id in self.cancelled)
         except StyloError as exc:
             self._finish(run_id, status="failed", error=str(exc))
             return
         name = f"{run_id}.png"
         save_png(result.image, runs_dir / name,
                  build_manifest(s, result, run["content_label"], [run["style_label"]]))
-        if ("metrics",) not in self.net_cache:
-            self.net_cache[("metrics",)] = load_backbone(last="relu5_1")
-        metrics = evaluate(result.image, content, style, net=self.net_cache[("metrics",)])
+        metrics = evaluate(result.image, content, style)
         status = "cancelled" if result.interrupted else "done"
         self._finish(run_id, status=status, result=name, frame=name, loss=result.loss, seconds=result.elapsed,
                      step=result.steps, history=history, metrics=metrics.flat(),
