@@ -11,11 +11,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from stylo import __version__
 from stylo.errors import StyloError
 from stylo.experiments.commands import add_executor_flags, add_sweep_parser
+
+if TYPE_CHECKING:
+    from stylo.config import Settings
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -91,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_args(args: argparse.Namespace) -> Any:
+def settings_from_args(args: argparse.Namespace) -> Settings:
     from stylo.config import Settings, from_mapping, load_toml
     from stylo.image import read_manifest
 

@@ -114,6 +114,8 @@ def cmd_batch(args: argparse.Namespace, base: Any) -> int:
     from stylo.experiments.sweep import expand, run_sweep
 
     folder, out = Path(args.content), Path(args.output)
+    if args.masks:
+        raise StyloError("--masks needs a single content image, not a folder")
     contents = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not contents:
         raise StyloError(f"no images (.jpg, .png, ...) in {folder}")
