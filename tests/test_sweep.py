@@ -71,6 +71,8 @@ def test_local_sweep_writes_grid_csv_json_and_records_failures(tmp_path: Path, s
     assert [r["status"] for r in rows] == ["ok", "error", "ok", "error"]
     assert "vgg16-397923af.pth" in rows[1]["error"]
     assert float(rows[0]["ssim"]) < 1 and float(rows[0]["style_distance_sum"]) > 0 and float(rows[0]["seconds"]) > 0
+    assert rows[0]["setting.size"] == "64" and rows[0]["setting.style_weight"] == "100"  # the full settings
+    assert float(rows[0]["peak_rss_mib"]) > 0
     records = json.loads((out / "results.json").read_text())
     assert records[0]["metrics"]["color_distance"] > 0 and records[0]["peak_rss_mib"] > 0
     sheet = np.asarray(Image.open(out / "sheet.png").convert("L"))

@@ -136,6 +136,7 @@ def run_cell(task: CellTask) -> dict[str, Any]:
         torch.set_num_threads(task.threads)
     cell, out = task.cell, Path(task.out_dir)
     record: dict[str, Any] = {"key": cell.key, "label": cell.label(), "changes": dict(cell.changes),
+                              "settings": cell.settings,
                               "content": cell.content, "styles": list(cell.styles), "stylo_version": __version__}
     start = time.perf_counter()
     try:
@@ -218,6 +219,7 @@ def write_results(out: Path, records: list[dict[str, Any]]) -> None:
                "peak_rss_mib": r.get("peak_rss_mib"), "loss": r.get("loss"), "error": r.get("error", "")}
         row.update({k: format_value(v) for k, v in r["changes"].items()})
         row.update(r.get("metrics", {}))
+        row.update({f"setting.{k}": "" if v is None else format_value(v) for k, v in r.get("settings", {}).items()})
         rows.append(row)
     columns = list(dict.fromkeys(k for row in rows for k in row))
     tmp = out / ".results.csv.tmp"
