@@ -94,6 +94,12 @@ def test_bomb_truncated_tiny_and_oversized_uploads(client: TestClient, tmp_path:
     assert res.status_code == 413
 
 
+def test_oversized_body_is_refused_from_its_length(client: TestClient) -> None:
+    res = client.post("/api/uploads", content=b"x" * 10, headers={"content-length": str(200 * 2**20),
+                                                                   "content-type": "multipart/form-data"})
+    assert res.status_code == 413 and res.json()["error"].startswith("request body is larger than")
+
+
 def test_bad_run_requests(client: TestClient, small_images) -> None:
     content = upload(client, small_images[0])
     cases = [

@@ -70,6 +70,15 @@ def create_app(data_dir: Path, token: str | None = None, workers: int = 1) -> Fa
     app.state.store, app.state.jobs, app.state.events = store, jobs, events
 
     @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Any) -> Response:
+        """Refuse an oversized body from its Content-Length, before it is received and spooled to disk."""
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 65536:
+            return error(413, f"request body is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+        response: Response = await call_next(request)
+        return response
+
+    @app.middleware("http")
     async def _auth(request: Request, call_next: Any) -> Response:
         if token is None:
             return await call_next(request)
