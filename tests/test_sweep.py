@@ -153,6 +153,7 @@ def test_batch_run_over_a_folder(tmp_path: Path, small_images, capsys) -> None:
     out = tmp_path / "styled"
     assert main(["run", str(folder), str(small_images[1]), "-o", str(out), *TINY_FLAGS, "--quiet"]) == 0
     assert Image.open(out / "a.png").size == (64, 48) and (out / "b.png").is_file()
+    assert len(list((out / "cells").glob("*.png"))) == 1  # the same photo twice is computed once
     assert main(["run", str(folder), str(small_images[1]), "-o", str(tmp_path / "x.png"), "--quiet"]) == 2
     assert "must name a folder" in capsys.readouterr().err
 

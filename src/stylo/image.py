@@ -9,6 +9,7 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -160,24 +161,30 @@ def check_output_path(path: Path | str) -> Path:
     return path
 
 
-def save_png(img: Image.Image, path: Path | str, manifest: dict[str, Any] | None = None) -> Path:
-    """Write ``img`` as PNG atomically (temporary file, then rename), with ``manifest`` as JSON in a text chunk."""
+def atomic_write(path: Path | str, write: Callable[[BinaryIO], object]) -> Path:
+    """Write a file atomically: ``write`` fills a temporary file beside ``path``, then it is renamed over it,
+    so a failure never leaves a partial or clobbered file (and concurrent writers never share a temp file)."""
     path = Path(path)
-    info = PngImagePlugin.PngInfo()
-    if manifest is not None:
-        info.add_text(MANIFEST_KEY, json.dumps(manifest, sort_keys=True))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600 files; an output is an ordinary file
     try:
         with os.fdopen(fd, "wb") as fh:
-            img.save(fh, format="PNG", pnginfo=info)
+            write(fh)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_png(img: Image.Image, path: Path | str, manifest: dict[str, Any] | None = None) -> Path:
+    """Write ``img`` as PNG atomically, with ``manifest`` as JSON in a text chunk."""
+    info = PngImagePlugin.PngInfo()
+    if manifest is not None:
+        info.add_text(MANIFEST_KEY, json.dumps(manifest, sort_keys=True))
+    return atomic_write(path, lambda fh: img.save(fh, format="PNG", pnginfo=info))
 
 
 def read_manifest(path: Path | str) -> dict[str, Any]:

@@ -106,7 +106,7 @@ def style_size_for(style: Image.Image, content_size: tuple[int, int], s: Setting
     return fit_long_side(style.size, max(1, round(s.style_size * level_factor * scale)))
 
 
-def style_masks(masks: Sequence[Image.Image] | None, n_styles: int) -> list[Image.Image | None]:
+def style_masks(masks: Sequence[Image.Image | torch.Tensor] | None, n_styles: int) -> list[Image.Image | None]:
     """One region per style: a mask per style; or one mask for one style (black = protected); or one mask
     for two styles (white = the first, black = the second)."""
     if not masks:
@@ -288,7 +288,7 @@ def stylize_result(
     minimum = min_side(s.model, layers)
     content_img = _prepare(content, "content image", minimum)
     style_imgs = [_prepare(img, "style image", minimum) for img in styles_in]
-    mask_imgs = style_masks([as_image(m, "mask") for m in masks] if masks else None, len(style_imgs))
+    mask_imgs = style_masks(masks, len(style_imgs))
     final = fit_long_side(content_img.size, s.size)
     check_min_side(final, minimum, f"content image at --size {s.size}")
     seed = s.seed if s.seed is not None else secrets.randbelow(2**31)

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import itertools
 import json
-import os
 import resource
 import time
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stylo import __version__
 from stylo.config import Settings, from_mapping
 from stylo.errors import StyloError
+from stylo.image import atomic_write
 
 RATIO = "ratio"  # pseudo-setting: α/β, sets style_weight = content_weight / ratio
 _HINTS = typing.get_type_hints(Settings)
@@ -120,7 +121,6 @@ class CellTask:
     cell: Cell
     out_dir: str
     threads: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def run_cell(task: CellTask) -> dict[str, Any]:
@@ -162,9 +162,8 @@ def run_cell(task: CellTask) -> dict[str, Any]:
 
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=1, sort_keys=True, default=str).encode()
+    atomic_write(path, lambda fh: fh.write(text))
 
 
 def finished(out: Path, cell: Cell) -> dict[str, Any] | None:
@@ -188,7 +187,7 @@ def run_sweep(cells: list[Cell], out: Path, executor: Executor, threads: int = 0
     """
     out.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict[str, Any]] = {}
-    todo = []
+    todo: dict[str, CellTask] = {}  # by key: identical cells (e.g. the same photo twice in a batch) run once
     for cell in cells:
         done = finished(out, cell)
         if done is not None:
@@ -196,7 +195,7 @@ def run_sweep(cells: list[Cell], out: Path, executor: Executor, threads: int = 0
             if on_record:
                 on_record(done, True)
         else:
-            todo.append(CellTask(cell, str(out), threads))
+            todo.setdefault(cell.key, CellTask(cell, str(out), threads))
 
     def collect(record: dict[str, Any]) -> None:
         records[record["key"]] = record
@@ -204,7 +203,7 @@ def run_sweep(cells: list[Cell], out: Path, executor: Executor, threads: int = 0
             on_record(record, False)
 
     if todo:
-        executor(run_cell, todo, collect)
+        executor(run_cell, list(todo.values()), collect)
     ordered = [records[c.key] for c in cells if c.key in records]
     write_results(out, ordered)
     return ordered
@@ -222,10 +221,10 @@ def write_results(out: Path, records: list[dict[str, Any]]) -> None:
         row.update({f"setting.{k}": "" if v is None else format_value(v) for k, v in r.get("settings", {}).items()})
         rows.append(row)
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    tmp = out / ".results.csv.tmp"
-    with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, out / "results.csv")
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    data = text.getvalue().encode()
+    atomic_write(out / "results.csv", lambda fh: fh.write(data))
 
