@@ -51,8 +51,8 @@ def timeit(fn, repeat: int, device: torch.device) -> float:
     return (time.perf_counter() - start) / repeat
 
 
-def matmul_peak(dtype: torch.dtype, device: torch.device) -> float:
-    n = 4096 if device.type == "cuda" else 2048
+def matmul_peak(dtype: torch.dtype, device: torch.device, n: int = 0) -> float:
+    n = n or (4096 if device.type == "cuda" else 2048)
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     return 2 * n**3 / timeit(lambda: a @ b, 20 if device.type == "cuda" else 5, device) / 1e9
 
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--height", type=int, default=433)
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--peak-size", type=int, default=0, help="matrix side of the matmul peak (default 2048 on CPUs)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     s = Settings()
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, dtype in (("fp32", None), ("bf16", torch.bfloat16 if device.type == "cpu" else torch.bfloat16)):
         obj = Objective(net, compute_targets(net, s, x, [style], dtype), s, [1.0], dtype)
         sec = timeit(lambda obj=obj: evaluate(obj, x * 255.0), args.repeat, device)
-        peak = matmul_peak(dtype or torch.float32, device)
+        peak = matmul_peak(dtype or torch.float32, device, args.peak_size)
         print(f"{name:<10} {sec * 1e3:>9.0f} {work / sec:>9.0f} {peak:>12.0f} {work / sec / peak:>8.0%}")
     return 0
 

@@ -78,7 +78,7 @@ def test_two_styles_blend_masks_and_luminance(tmp_path: Path, small_images, caps
     assert manifest["settings"]["preserve_color"] == "luminance" and manifest["styles"] == [style.name, content.name]
     with pytest.raises(SystemExit) as exc:
         main(["run", str(content), str(style), "-o", str(out), *FAST, "--style-blend", "3,x"])
-    assert exc.value.code == 2 and "comma-separated numbers" in capsys.readouterr().err
+    assert exc.value.code == 2 and "bad value '3,x' for style_blend" in capsys.readouterr().err
 
 
 def test_config_file_and_flags_override_it(tmp_path: Path, small_images, capsys) -> None:
@@ -148,31 +148,31 @@ def test_bad_content_files_exit_2_with_one_line(tmp_path: Path, small_images, ca
     [
         (["--content-layers", "relu9_1"], "unknown content layer 'relu9_1'"),
         (["--style-layers", "bogus"], "unknown style layer 'bogus'"),
-        (["--style-weight", "-1"], "style-weight must be a number >= 0"),
-        (["--content-weight", "nan"], "content-weight must be a number >= 0"),
-        (["--steps", "0"], "steps must be an integer >= 1"),
-        (["--steps", "-3"], "steps must be an integer >= 1"),
-        (["--model", "vgg99"], "unknown model 'vgg99'"),
+        (["--style-weight", "-1"], "--style-weight must be between 0 and"),
+        (["--content-weight", "nan"], "--content-weight must be a finite number"),
+        (["--steps", "0"], "--steps must be between 1 and"),
+        (["--steps", "-3"], "--steps must be between 1 and"),
+        (["--model", "vgg99"], "invalid choice: 'vgg99'"),
         (["--weights", "/nonexistent/w.pth", "--model", "vgg16"], "weights file not found"),
-        (["--style-layer-weights", "1", "2"], "2 style-layer weights given for 5 style layers"),
+        (["--style-layer-weights", "1", "2"], "2 --style-layer-weights given for 5 --style-layers"),
         (["--optimizer", "sgd"], "invalid choice"),
-        (["--steps", "many"], "invalid int value"),
+        (["--steps", "many"], "bad value 'many' for steps"),
         (["--save-every", "0"], "--save-every must be >= 1"),
         (["--config", "/nonexistent.toml"], "config file not found"),
-        (["--style-blend", "1,2"], "2 style-blend weights given for 1 style"),
-        (["--style-scale", "0"], "style-scale must be between"),
+        (["--style-blend", "1,2"], "2 --style-blend weights given for 1 style"),
+        (["--style-scale", "0"], "--style-scale must be between"),
         (["--masks", "/nonexistent.png"], "mask not found"),
         (["--preserve-color", "sepia"], "invalid choice"),
     ],
 )
 def test_bad_settings_exit_2(tmp_path: Path, small_images, capsys, flags: list[str], message: str) -> None:
     content, style = small_images
-    code, err = run(capsys, "run", str(content), str(style), "-o", str(tmp_path / "x.png"), "--size", "32",
-                    "--quiet", *flags) if "invalid" not in message else (None, None)
-    if code is None:
-        with pytest.raises(SystemExit) as exc:
-            main(["run", str(content), str(style), "-o", str(tmp_path / "x.png"), *flags])
-        code, err = exc.value.code, capsys.readouterr().err
+    try:
+        code = main(["run", str(content), str(style), "-o", str(tmp_path / "x.png"), "--size", "32", "--quiet",
+                     *flags])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
     assert code == 2 and message in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "x.png").exists()

@@ -114,11 +114,11 @@ def test_protected_region_keeps_the_content(small_images, vgg19) -> None:
 
 def test_bad_control_arguments() -> None:
     img = Image.new("RGB", (64, 64))
-    with pytest.raises(StyloError, match="2 style-blend weights given for 1 style"):
+    with pytest.raises(StyloError, match="2 style_blend weights given for 1 style"):
         optimize.stylize(img, img, S.replace(style_blend=(1.0, 2.0)))
     with pytest.raises(StyloError, match="3 masks given for 2 styles"):
         optimize.stylize(img, [img, img], S, masks=[img, img, img])
     with pytest.raises(StyloError, match="must not all be 0"):
         Settings(style_blend=(0.0, 0.0))
-    with pytest.raises(StyloError, match="style-scale must be between"):
+    with pytest.raises(StyloError, match="style_scale must be between"):
         Settings(style_scale=(0.0,))

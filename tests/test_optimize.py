@@ -96,7 +96,7 @@ def test_tensor_inputs_and_too_small_images(vgg19) -> None:
     assert out.size == (32, 32)
     with pytest.raises(StyloError, match="content image is too small: 1x1"):
         optimize.stylize(Image.new("RGB", (1, 1)), Image.new("RGB", (64, 64)), TINY)
-    with pytest.raises(StyloError, match="at --size 64"):
+    with pytest.raises(StyloError, match="at size 64"):
         optimize.stylize(Image.new("RGB", (400, 20)), Image.new("RGB", (64, 64)), TINY)
     with pytest.raises(StyloError, match="at least one style"):
         optimize.stylize(Image.new("RGB", (64, 64)), [], TINY)

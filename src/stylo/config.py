@@ -1,6 +1,9 @@
 """One frozen, typed settings dataclass: every knob the report tuned (§4.2), each default in one place.
 
-The CLI's flags and a TOML file (``--config``) map onto these fields by name; every output PNG records them.
+Each field carries its help text, bounds and command-line form in its metadata: the CLI's flags
+(:mod:`stylo.options`), the README's option table, TOML files, sweeps, the API and the studio are all built
+from it, and :func:`validate` checks every value against its type hint and bounds once, for all of them.
+Every output PNG records the settings.
 """
 
 from __future__ import annotations
@@ -8,10 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-from dataclasses import dataclass, fields
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from stylo.budget import budget_bytes, max_side
 from stylo.errors import StyloError
 from stylo.layers import MODELS, check_layers, layer_table
 
@@ -19,19 +25,21 @@ Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise", "style"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
-
-CHOICES: dict[str, tuple[str, ...]] = {
-    "optimizer": ("lbfgs", "adam"),
-    "init": ("content", "noise", "style"),
-    "device": ("auto", "cpu", "cuda", "mps"),
-    "precision": ("auto", "fp32", "bf16", "fp16"),
-    "pooling": ("max", "avg"),
-    "normalization": ("mean", "paper"),
-    "resample": ("lanczos", "bicubic", "bilinear"),
-    "preserve_color": ("none", "luminance", "histogram"),
-    "model": MODELS,
-}
+Model = Literal["vgg19", "vgg16", "vgg13", "vgg11"]
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+MAX_WEIGHT = 1e12  # loss weights beyond this overflow bf16 activations' products
+MAX_STEPS = 100_000
+MAX_SCALES = 8  # 2^7 = 128× smaller than the output: below the network's 16 px at any printable size
+MAX_ITEMS = 32  # layers, layer weights, styles
+
+
+def setting(default: Any, help: str, *, metavar: str | None = None, default_text: str | None = None,
+            low: float | None = None, high: float | None = None, csv: bool = False, web: bool = True) -> Any:
+    """A field with its help text and bounds. ``csv``: the flag takes ``A,B`` instead of ``A B``;
+    ``web``: the studio may set it (server paths and devices are the server's to choose)."""
+    meta = {"help": help, "metavar": metavar, "default_text": default_text, "low": low, "high": high, "csv": csv,
+            "web": web}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -39,37 +47,57 @@ class Settings:
     """Everything that decides a stylization. Images are RGB in [0, 1]; sizes are the long side in px."""
 
     # Objective (Eq. 7): α·L_content + β·L_style (+ tv_weight·TV)
-    content_weight: float = 1.0  # α
-    style_weight: float = 1e3  # β; α/β = 1e-3, the report's chosen ratio
-    tv_weight: float = 0.0
-    normalization: Literal["mean", "paper"] = "mean"  # see stylo.losses
-    content_layers: tuple[str, ...] = ("relu4_2",)
-    content_layer_weights: tuple[float, ...] | None = None  # None: 1 each
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    style_layer_weights: tuple[float, ...] | None = None  # None: ω_l = 1/N_l² (N_l channels)
+    content_weight: float = setting(1.0, "α of Eq. 7", metavar="ALPHA", low=0, high=MAX_WEIGHT)
+    style_weight: float = setting(1e3, "β of Eq. 7 (α/β = 10⁻³, the report's choice)", metavar="BETA", low=0,
+                                  high=MAX_WEIGHT)
+    tv_weight: float = setting(0.0, "total-variation smoothing", metavar="X", low=0, high=MAX_WEIGHT)
+    normalization: Literal["mean", "paper"] = setting("mean", "loss normalization, see below")
+    content_layers: tuple[str, ...] = setting(("relu4_2",), "content layers", metavar="L")
+    content_layer_weights: tuple[float, ...] | None = setting(
+        None, "per-layer weights of the content loss", metavar="W", default_text="1 each", low=0, high=MAX_WEIGHT)
+    style_layers: tuple[str, ...] = setting(("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), "style layers",
+                                            metavar="L")
+    style_layer_weights: tuple[float, ...] | None = setting(
+        None, "ω_l of Eq. 5 (N_l = channels of layer l)", metavar="W", default_text="1/N_l² each", low=0,
+        high=MAX_WEIGHT)
     # Network
-    model: str = "vgg19"
-    weights: str | None = None  # torchvision state-dict file; None: bundled Caffe VGG19 / hub cache
-    pooling: Literal["max", "avg"] = "max"
+    model: Model = setting("vgg19", "backbone")
+    weights: str | None = setting(None, "a torchvision VGG state-dict file", metavar="PATH",
+                                  default_text="bundled Caffe VGG19", web=False)
+    pooling: Literal["max", "avg"] = setting("max", "pooling layers of the network")
     # Optimization
-    optimizer: Optimizer = "lbfgs"
-    steps: int = 22  # steps at the final (full) size
-    coarse_steps: int = 50  # steps at each coarser pyramid level (4× and 16× cheaper per step)
-    lr: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
-    scales: int = 3  # coarse-to-fine pyramid levels; see stylo.optimize.scale_sizes
-    init: Init = "content"
-    seed: int | None = None  # None: drawn, and recorded in the output
+    optimizer: Optimizer = setting("lbfgs", "image optimizer")
+    steps: int = setting(22, "optimizer steps at the full size", metavar="N", low=1, high=MAX_STEPS)
+    coarse_steps: int = setting(50, "steps on each smaller pyramid level (a step there costs ¼ or 1/16)",
+                                metavar="N", low=1, high=MAX_STEPS)
+    lr: float | None = setting(None, "L-BFGS: largest pixel change of its first step, in 0–255 units; "
+                               "Adam: step size in [0, 1] image units", metavar="X",
+                               default_text="1 (L-BFGS), 0.02 (Adam)", low=0, high=1e3)
+    scales: int = setting(3, "coarse-to-fine levels (each half the size of the next); 1 = full size only",
+                          metavar="N", low=1, high=MAX_SCALES)
+    init: Init = setting("content", "starting image")
+    seed: int | None = setting(None, "random seed; recorded in the output either way", metavar="N",
+                               default_text="drawn", low=0, high=2**63 - 1)
     # Images
-    size: int = 512  # long side of the output, px
-    style_size: int | None = None  # long side of the style image; None: the content's area, aspect kept
-    resample: Literal["lanczos", "bicubic", "bilinear"] = "lanczos"  # filter for resizing the inputs
+    size: int = setting(512, "long side of the output in px (at most what max_memory allows)", metavar="PX",
+                        low=16)
+    style_size: int | None = setting(None, "long side of the style image (by default it is resized to "
+                                     "the content image's area, aspect kept)", metavar="PX", default_text="content's area",
+                                     low=16)
+    resample: Literal["lanczos", "bicubic", "bilinear"] = setting("lanczos", "resize filter for the inputs")
     # Control (Gatys et al. 2017)
-    preserve_color: Literal["none", "luminance", "histogram"] = "none"
-    style_blend: tuple[float, ...] | None = None  # one weight per style image, normalized; None: equal
-    style_scale: tuple[float, ...] | None = None  # per style image, its size relative to the default
+    preserve_color: Literal["none", "luminance", "histogram"] = setting(
+        "none", "keep the content's colours (Gatys et al. 2017 §5)")
+    style_blend: tuple[float, ...] | None = setting(None, "weights of several style images, e.g. 3,7",
+                                                    metavar="W,W", default_text="equal", low=0, high=1e6, csv=True)
+    style_scale: tuple[float, ...] | None = setting(
+        None, "each style image's size relative to the default (bigger = larger brush strokes)", metavar="S,S",
+        default_text="1 each", low=0.05, high=20, csv=True)
     # Execution
-    device: Device = "auto"
-    precision: Precision = "auto"
+    device: Device = setting("auto", "where to compute", web=False)
+    precision: Precision = setting("auto", "auto: bf16 autocast on CPUs with AVX512-BF16/AMX and on GPUs, else fp32")
+    max_memory: str | None = setting(None, "memory budget, e.g. 8G; bounds --size", metavar="SIZE",
+                                     default_text="60 % of RAM", web=False)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -85,56 +113,104 @@ class Settings:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
 
 
-def _check_weight(name: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or value < 0:
-        raise StyloError(f"{name} must be a number >= 0, got {value!r}")
-    if math.isinf(value):
-        raise StyloError(f"{name} must be finite, got {value!r}")
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in fields(Settings)}
+HINTS: dict[str, Any] = typing.get_type_hints(Settings)
+
+
+def choices(name: str) -> tuple[str, ...] | None:
+    """The allowed values of a Literal-typed setting, or None."""
+    hint = HINTS[name]
+    return typing.get_args(hint) if typing.get_origin(hint) is Literal else None
+
+
+def _base_type(hint: Any) -> tuple[Any, bool]:
+    """(the hint without ``| None``, whether None is allowed)."""
+    args = typing.get_args(hint)
+    if type(None) in args and typing.get_origin(hint) is not Literal:
+        rest = [a for a in args if a is not type(None)]
+        return rest[0], True
+    return hint, False
+
+
+def _bad(name: str, what: str, value: Any) -> StyloError:
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return StyloError(f"{name} must be {what}, got {shown}", settings=(name,))
+
+
+def _check_number(name: str, value: Any, kind: type, low: float | None, high: float | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        raise _bad(name, "an integer" if kind is int else "a number", value)
+    if kind is float and not math.isfinite(value):
+        raise _bad(name, "a finite number", value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
+        raise _bad(name, bounds, value)
+
+
+def check_value(name: str, value: Any) -> None:
+    """Raise :class:`StyloError` unless ``value`` has the type of setting ``name`` and lies in its bounds."""
+    meta = FIELDS[name].metadata
+    hint, optional = _base_type(HINTS[name])
+    if value is None:
+        if optional:
+            return
+        raise _bad(name, "set", value)
+    allowed = choices(name)
+    if allowed is not None:
+        if not isinstance(value, str) or value not in allowed:
+            raise StyloError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}", settings=(name,))
+        return
+    if typing.get_origin(hint) is tuple:
+        item = typing.get_args(hint)[0]
+        if not isinstance(value, tuple) or len(value) > MAX_ITEMS:
+            raise _bad(name, f"a list of at most {MAX_ITEMS} items", value)
+        for v in value:
+            if item is str:
+                if not isinstance(v, str):
+                    raise _bad(name, "a list of layer names", value)
+            else:
+                _check_number(name, v, float, meta["low"], meta["high"])
+        return
+    if hint is str:
+        if not isinstance(value, str) or not 0 < len(value) <= 4096 or "\0" in value:
+            raise _bad(name, "a text", value)
+        return
+    _check_number(name, value, hint, meta["low"], meta["high"])
 
 
 def validate(s: Settings) -> None:
-    """Raise :class:`StyloError` naming the first bad field."""
-    for key, allowed in CHOICES.items():
-        if getattr(s, key) not in allowed:
-            raise StyloError(f"unknown {key} {getattr(s, key)!r}; choose one of {', '.join(allowed)}")
-    for key in ("content_weight", "style_weight", "tv_weight"):
-        _check_weight(key.replace("_", "-"), getattr(s, key))
-    if s.lr is not None:
-        _check_weight("lr", s.lr)
-        if s.lr == 0:
-            raise StyloError("lr must be > 0")
-    for key, minimum in (("steps", 1), ("coarse_steps", 1), ("scales", 1), ("size", 16)):
-        value = getattr(s, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise StyloError(f"{key} must be an integer >= {minimum}, got {value!r}")
-    if s.style_size is not None and (not isinstance(s.style_size, int) or s.style_size < 16):
-        raise StyloError(f"style-size must be an integer >= 16, got {s.style_size!r}")
-    if s.seed is not None and (not isinstance(s.seed, int) or not 0 <= s.seed < 2**63):
-        raise StyloError(f"seed must be an integer in [0, 2^63), got {s.seed!r}")
+    """Raise :class:`StyloError` naming the first bad field. Every limit of stylo lives here."""
+    for name in FIELDS:
+        check_value(name, getattr(s, name))
+    if s.lr == 0:
+        raise StyloError("lr must be > 0", settings=("lr",))
     if not s.content_layers and not s.style_layers:
         raise StyloError("no content and no style layers: nothing to optimize")
-    if s.style_blend is not None:
-        for w in s.style_blend:
-            _check_weight("style-blend weight", w)
-        if not sum(s.style_blend) > 0:
-            raise StyloError("style-blend weights must not all be 0")
-    if s.style_scale is not None:
-        for v in s.style_scale:
-            _check_weight("style-scale", v)
-            if not 0.05 <= v <= 20:
-                raise StyloError(f"style-scale must be between 0.05 and 20, got {v!r}")
+    if s.style_blend is not None and not sum(s.style_blend) > 0:
+        raise StyloError("style_blend weights must not all be 0", settings=("style_blend",))
     check_layers(s.model, s.content_layers, "content")
     check_layers(s.model, s.style_layers, "style")
-    for what, names, weights in (
-        ("content", s.content_layers, s.content_layer_weights),
-        ("style", s.style_layers, s.style_layer_weights),
-    ):
-        if weights is None:
-            continue
-        if len(weights) != len(names):
-            raise StyloError(f"{len(weights)} {what}-layer weights given for {len(names)} {what} layers")
-        for w in weights:
-            _check_weight(f"{what}-layer weight", w)
+    for what, names, weights in (("content", s.content_layers, s.content_layer_weights),
+                                 ("style", s.style_layers, s.style_layer_weights)):
+        if weights is not None and len(weights) != len(names):
+            raise StyloError(f"{len(weights)} {what}_layer_weights given for {len(names)} {what}_layers",
+                             settings=(f"{what}_layer_weights", f"{what}_layers"))
+    check_sizes(s)
+
+
+def check_sizes(s: Settings) -> None:
+    """The output and the style images must fit the memory budget (worst case: square images)."""
+    limit = max_side(budget_bytes(s.max_memory))
+    if s.size > limit:
+        raise StyloError(f"size {s.size} needs more memory than max_memory allows: at most {limit} px",
+                         settings=("size", "max_memory"))
+    style_side = (s.style_size or s.size) * max(s.style_scale or (1.0,))
+    if s.style_size is not None and s.style_size > limit:
+        raise StyloError(f"style_size {s.style_size} needs more memory than max_memory allows: at most {limit} px",
+                         settings=("style_size", "max_memory"))
+    if style_side > limit:
+        raise StyloError(f"style_scale makes the style image {style_side:.0f} px, more than max_memory allows "
+                         f"({limit} px)", settings=("style_scale", "max_memory"))
 
 
 def style_layer_weights(s: Settings) -> dict[str, float]:
@@ -150,24 +226,71 @@ def content_layer_weights(s: Settings) -> dict[str, float]:
     return dict(zip(s.content_layers, weights))
 
 
-_TUPLE_FIELDS = {"content_layers", "style_layers", "content_layer_weights", "style_layer_weights", "style_blend",
-                 "style_scale"}
-_FIELD_NAMES = {f.name for f in fields(Settings)}
+def coerce(name: str, value: Any) -> Any:
+    """A decoded value (JSON, TOML) for setting ``name`` in the field's own type: lists become tuples, a
+    single item a 1-tuple, integers floats where the field is a float. Type errors are left to validation."""
+    hint, _ = _base_type(HINTS[name])
+    if value is None:
+        return None
+    if typing.get_origin(hint) is tuple:
+        items = tuple(value) if isinstance(value, list | tuple) else (value,)
+        if typing.get_args(hint)[0] is float:
+            items = tuple(float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in items)
+        return items
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
-def from_mapping(data: dict[str, Any], base: Settings | None = None, source: str = "settings") -> Settings:
-    """``base`` (default: the defaults) with the fields of ``data`` replaced; unknown keys are an error."""
+def parse_text(name: str, text: str) -> Any:
+    """A value of setting ``name`` from command-line text (flags, ``--vary``): ``none`` clears an optional
+    setting; tuple settings take items joined by ``,`` or ``+``."""
+    hint, optional = _base_type(HINTS[name])
+    if optional and text.strip().lower() == "none":
+        return None
+    try:
+        if typing.get_origin(hint) is tuple:
+            parts = [p.strip() for p in text.replace("+", ",").split(",")] if "," in text or "+" in text else [text]
+            item = typing.get_args(hint)[0]
+            return tuple(float(p) if item is float else p for p in parts)
+        if hint is int:
+            return int(text)
+        if hint is float:
+            return float(text)
+    except ValueError:
+        raise StyloError(f"bad value {text!r} for {name}", settings=(name,)) from None
+    return text
+
+
+def from_mapping(data: Mapping[str, Any], base: Settings | None = None, source: str = "settings",
+                 allowed: set[str] | None = None) -> Settings:
+    """``base`` (default: the defaults) with the fields of ``data`` replaced; unknown keys are an error, and
+    so are keys outside ``allowed`` when it is given."""
+    if not isinstance(data, Mapping):
+        raise StyloError(f"settings in {source} must be a table of names and values, not {type(data).__name__}")
     changes: dict[str, Any] = {}
     for key, value in data.items():
-        name = key.replace("-", "_")
-        if name not in _FIELD_NAMES:
-            raise StyloError(f"unknown setting {key!r} in {source}")
-        if name in _TUPLE_FIELDS and value is not None:
-            value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-        if name in {"content_weight", "style_weight", "tv_weight", "lr"} and isinstance(value, int):
-            value = float(value)
-        changes[name] = value
+        name = str(key).replace("-", "_")
+        if name not in FIELDS:
+            raise StyloError(f"unknown setting {str(key)[:60]!r} in {source}")
+        if allowed is not None and name not in allowed:
+            raise StyloError(f"setting {name!r} cannot be set from {source}", settings=(name,))
+        changes[name] = coerce(name, value)
     return dataclasses.replace(base or Settings(), **changes)
+
+
+def as_settings(value: Settings | Mapping[str, Any] | None) -> Settings:
+    """The API's settings argument: a :class:`Settings`, a mapping of its fields, or None for the defaults."""
+    if value is None:
+        return Settings()
+    if isinstance(value, Settings):
+        return value
+    if isinstance(value, Mapping):
+        return from_mapping(value, source="the settings mapping")
+    raise StyloError(f"settings must be a stylo.Settings or a mapping, not {type(value).__name__}")
+
+
+WEB_FIELDS = {name for name, f in FIELDS.items() if f.metadata["web"]}
 
 
 def load_toml(path: Path, base: Settings | None = None) -> Settings:
@@ -180,3 +303,5 @@ def load_toml(path: Path, base: Settings | None = None) -> Settings:
         raise StyloError(f"cannot read config file {path}: {exc}") from None
     return from_mapping(data, base, source=str(path))
 
+
+assert set(typing.get_args(Model)) == set(MODELS), "config.Model must list layers.ARCHITECTURES"

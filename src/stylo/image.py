@@ -9,7 +9,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,6 +21,8 @@ from stylo.errors import StyloError
 
 MAX_PIXELS = 64_000_000  # refuse larger images before decoding them (decompression bombs)
 MANIFEST_KEY = "stylo"
+NAME_MAX = 255  # bytes in a file name on Linux, macOS and Windows file systems
+RANGE_TOLERANCE = 1e-3  # float rounding around [0, 1] that tensors may carry
 
 
 def open_image(path: Path | str, what: str = "image") -> Image.Image:
@@ -57,7 +59,13 @@ def decode_image(source: Path | BinaryIO, what: str = "image", suffix: str = "",
     except PermissionError:
         raise StyloError(f"{what} cannot be read (permission denied){suffix}") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise StyloError(f"{what} is truncated or corrupt{suffix} ({exc})") from None
+        raise StyloError(f"{what} is truncated or corrupt{suffix} ({_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - a decoder fed hostile bytes may raise anything (struct.error, ...)
+        raise StyloError(f"{what} is corrupt{suffix} ({type(exc).__name__})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -89,7 +97,8 @@ def check_min_side(size: tuple[int, int], minimum: int, what: str) -> None:
     """Raise if (width, height) is too small for the network's poolings."""
     if min(size) < minimum:
         raise StyloError(
-            f"{what} is too small: {size[0]}x{size[1]} px; the network needs at least {minimum} px per side"
+            f"{what} is too small: {size[0]}x{size[1]} px; the network needs at least {minimum} px per side",
+            settings=("size",) if "size" in what else (),
         )
 
 
@@ -139,20 +148,33 @@ def as_image(image: Image.Image | torch.Tensor, what: str = "image") -> Image.Im
         t = image if image.dim() == 4 else image.unsqueeze(0)
         if t.dim() != 4 or t.shape[0] != 1 or t.shape[1] != 3:
             raise StyloError(f"{what} tensor must be (3, H, W) or (1, 3, H, W), got {tuple(image.shape)}")
-        if not torch.isfinite(t).all():
-            raise StyloError(f"{what} tensor has NaN or infinite values")
+        if not t.is_floating_point():
+            raise StyloError(f"{what} tensor must be float RGB in [0, 1], got {str(t.dtype).replace('torch.', '')} "
+                             "(convert 0–255 images with .float() / 255)")
+        if t.numel() == 0 or not torch.isfinite(t).all():
+            raise StyloError(f"{what} tensor is empty or has NaN or infinite values")
+        lo, hi = t.min().item(), t.max().item()
+        if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
+            raise StyloError(f"{what} tensor values range from {lo:.3g} to {hi:.3g}; expected RGB in [0, 1]"
+                             + (" (divide 0–255 images by 255)" if hi > 2 else ""))
         return to_pil(t)
     raise StyloError(f"{what} must be a PIL image or a tensor, got {type(image).__name__}")
 
 
-def check_output_path(path: Path | str) -> Path:
-    """Make sure a PNG can be written at ``path`` (creating missing folders) before any compute starts."""
+def check_output_path(path: Path | str, inputs: Sequence[Path | str] = ()) -> Path:
+    """Make sure a PNG can be written at ``path`` (creating missing folders) before any compute starts, and
+    that it is none of ``inputs``: a run never overwrites what it reads."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise StyloError(f"output must be a .png file (it carries the run's settings): {path}")
-    if path.is_dir():
-        raise StyloError(f"output is a directory: {path}")
+    if len(os.fsencode(path.name)) > NAME_MAX:
+        raise StyloError(f"output name is too long ({len(os.fsencode(path.name))} bytes, limit {NAME_MAX})")
     try:
+        if path.is_dir():
+            raise StyloError(f"output is a directory: {path}")
+        for source in inputs:
+            if same_file(path, Path(source)):
+                raise StyloError(f"output {path} is one of the inputs; choose another name so the input is kept")
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".stylo-probe-"):
             pass
@@ -161,11 +183,21 @@ def check_output_path(path: Path | str) -> Path:
     return path
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` name the same file (through links, or the same path spelled differently)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
 def atomic_write(path: Path | str, write: Callable[[BinaryIO], object]) -> Path:
     """Write a file atomically: ``write`` fills a temporary file beside ``path``, then it is renamed over it,
     so a failure never leaves a partial or clobbered file (and concurrent writers never share a temp file)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:80]}.", suffix=".tmp")  # names stay short
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600 files; an output is an ordinary file

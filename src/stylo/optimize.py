@@ -14,11 +14,12 @@ Departures from the report, each measured in docs/benchmarks.md:
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -26,9 +27,9 @@ from PIL import Image
 
 from stylo import color
 from stylo.backbones import VGGFeatures, shared_backbone
-from stylo.config import Settings
+from stylo.config import Settings, as_settings
 from stylo.device import resolve_device, resolve_precision
-from stylo.errors import StyloError
+from stylo.errors import RunError, StyloError
 from stylo.image import as_image, check_min_side, fit_area, fit_long_side, resize, to_pil, to_tensor
 from stylo.layers import deepest_layer, min_side
 from stylo.objective import LossParts, Objective, compute_targets
@@ -98,12 +99,19 @@ def scale_sizes(size: tuple[int, int], scales: int, minimum: int) -> list[tuple[
 
 
 def style_size_for(style: Image.Image, content_size: tuple[int, int], s: Settings, level_factor: float,
-                   scale: float = 1.0) -> tuple[int, int]:
+                   scale: float = 1.0, minimum: int = 1) -> tuple[int, int]:
     """The style image's size at one level: the content's area (the report's choice, aspect kept) or
-    ``style_size`` on the long side, scaled like the content at that level and by the style's ``scale``."""
+    ``style_size`` on the long side, scaled like the content at that level and by the style's ``scale``;
+    enlarged where needed so that its short side keeps the network's ``minimum``."""
     if s.style_size is None:
-        return fit_area(style.size, max(1, round(content_size[0] * content_size[1] * scale**2)))
-    return fit_long_side(style.size, max(1, round(s.style_size * level_factor * scale)))
+        size = fit_area(style.size, max(1, round(content_size[0] * content_size[1] * scale**2)))
+    else:
+        size = fit_long_side(style.size, max(1, round(s.style_size * level_factor * scale)))
+    short = min(size)
+    if short >= minimum:
+        return size
+    grow = minimum / short
+    return max(minimum, math.ceil(size[0] * grow)), max(minimum, math.ceil(size[1] * grow))
 
 
 def style_masks(masks: Sequence[Image.Image | torch.Tensor] | None, n_styles: int) -> list[Image.Image | None]:
@@ -120,11 +128,12 @@ def style_masks(masks: Sequence[Image.Image | torch.Tensor] | None, n_styles: in
 
 
 def prepare_level(content: Image.Image, styles: Sequence[Image.Image], masks: Sequence[Image.Image | None],
-                  size: tuple[int, int], factor: float, s: Settings, device: torch.device) -> Level:
+                  size: tuple[int, int], factor: float, s: Settings, device: torch.device, minimum: int = 1
+                  ) -> Level:
     """Resize the inputs to one level and apply the colour control."""
     content_t = to_tensor(resize(content, size, s.resample)).to(device)
     scales = s.style_scale or (1.0,) * len(styles)
-    style_ts = [to_tensor(resize(img, style_size_for(img, size, s, factor, sc), s.resample)).to(device)
+    style_ts = [to_tensor(resize(img, style_size_for(img, size, s, factor, sc, minimum), s.resample)).to(device)
                 for img, sc in zip(styles, scales)]
     content_in = content_t
     if s.preserve_color == "histogram":
@@ -206,7 +215,8 @@ def run_scale(image: torch.Tensor, objective: Objective, run: _Run, level: int,
             break
         parts = stepper.step()
         if not torch.isfinite(parts.total):
-            raise StyloError("the optimization diverged (loss is not finite); lower --lr or the loss weights")
+            raise RunError("the optimization diverged (the loss is not finite); lower lr or the loss weights",
+                           settings=("lr",))
         run.step += 1
         run.work_done += w * h
         run.history.append(parts.total.item())
@@ -226,9 +236,10 @@ def run_levels(run: _Run, net: VGGFeatures, content: Image.Image, styles: list[I
     """Coarse to fine: each level's inputs, targets and steps. Returns the last image and, if the final
     level finished, its losses."""
     s, final_w = run.settings, run.sizes[-1][0]
+    minimum = min_side(s.model, (*s.content_layers, *s.style_layers))
     image, parts, previous = torch.empty(0), None, cast(Level | None, None)
     for index, size in enumerate(run.sizes):
-        level = prepare_level(content, styles, masks, size, size[0] / final_w, s, device)
+        level = prepare_level(content, styles, masks, size, size[0] / final_w, s, device, minimum)
         targets = compute_targets(net, s, level.content, level.styles, autocast, level.masks)
         objective = Objective(net, targets, s, blend, autocast)
         image = initial_image(level, s, seed) if previous is None else \
@@ -256,7 +267,8 @@ def blend_weights(s: Settings, n_styles: int) -> list[float]:
     if s.style_blend is None:
         return [1.0 / n_styles] * n_styles
     if len(s.style_blend) != n_styles:
-        raise StyloError(f"{len(s.style_blend)} style-blend weights given for {n_styles} style images")
+        raise StyloError(f"{len(s.style_blend)} style_blend weights given for {n_styles} style images",
+                         settings=("style_blend",))
     total = sum(s.style_blend)
     return [w / total for w in s.style_blend]
 
@@ -264,7 +276,7 @@ def blend_weights(s: Settings, n_styles: int) -> list[float]:
 def stylize_result(
     content: Image.Image | torch.Tensor,
     style: Image.Image | torch.Tensor | Sequence[Image.Image | torch.Tensor],
-    settings: Settings | None = None,
+    settings: Settings | Mapping[str, Any] | None = None,
     on_step: Callable[[Step], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
     net: VGGFeatures | None = None,
@@ -277,20 +289,21 @@ def stylize_result(
     steps; when it returns True the current image is returned with ``interrupted=True``. ``net`` overrides the
     backbone (by default loaded once per process for each model, pooling and depth).
     """
-    s = settings or Settings()
+    s = as_settings(settings)
     styles_in: list[Image.Image | torch.Tensor] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
     if not styles_in:
         raise StyloError("at least one style image is needed")
     blend = blend_weights(s, len(styles_in))
     if s.style_scale is not None and len(s.style_scale) != len(styles_in):
-        raise StyloError(f"{len(s.style_scale)} style-scale values given for {len(styles_in)} style images")
+        raise StyloError(f"{len(s.style_scale)} style_scale values given for {len(styles_in)} style images",
+                         settings=("style_scale",))
     layers = (*s.content_layers, *s.style_layers)
     minimum = min_side(s.model, layers)
     content_img = _prepare(content, "content image", minimum)
     style_imgs = [_prepare(img, "style image", minimum) for img in styles_in]
     mask_imgs = style_masks(masks, len(style_imgs))
     final = fit_long_side(content_img.size, s.size)
-    check_min_side(final, minimum, f"content image at --size {s.size}")
+    check_min_side(final, minimum, f"content image at size {s.size}")
     seed = s.seed if s.seed is not None else secrets.randbelow(2**31)
     device = resolve_device(s.device)
     autocast = resolve_precision(s.precision, device)
@@ -317,7 +330,7 @@ def stylize_result(
 def stylize(
     content: Image.Image | torch.Tensor,
     style: Image.Image | torch.Tensor | Sequence[Image.Image | torch.Tensor],
-    settings: Settings | None = None,
+    settings: Settings | Mapping[str, Any] | None = None,
     on_step: Callable[[Step], object] | None = None,
     masks: Sequence[Image.Image | torch.Tensor] | None = None,
 ) -> Image.Image:

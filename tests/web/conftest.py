@@ -16,7 +16,7 @@ TINY = {"size": 48, "steps": 2, "coarse_steps": 1, "scales": 1, "precision": "fp
 
 @pytest.fixture()
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(tmp_path / "data")) as c:
+    with TestClient(create_app(tmp_path / "data"), base_url="http://127.0.0.1") as c:
         yield c
 
 

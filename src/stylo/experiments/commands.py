@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -15,7 +14,9 @@ from stylo.errors import StyloError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
-def add_sweep_parser(sub: Any, setting_flags: dict[str, dict[str, Any]]) -> None:
+def add_sweep_parser(sub: Any) -> None:
+    from stylo.options import add_setting_flags
+
     p = sub.add_parser("sweep", help="run a grid of settings, with a contact sheet and metrics")
     p.add_argument("content", metavar="CONTENT")
     p.add_argument("styles", metavar="STYLE", nargs="+")
@@ -25,8 +26,7 @@ def add_sweep_parser(sub: Any, setting_flags: dict[str, dict[str, Any]]) -> None
     p.add_argument("--sweep", metavar="TOML", help="sweep file with [base] settings and [vary] lists")
     p.add_argument("--config", metavar="TOML", help="base settings file")
     add_executor_flags(p)
-    for flag, kwargs in setting_flags.items():
-        p.add_argument(flag, default=None, **kwargs)
+    add_setting_flags(p)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--config-from", default=None, help=argparse.SUPPRESS)
 
@@ -109,25 +109,44 @@ def _text(value: Any) -> str:
     return "+".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
+def batch_names(contents: list[Path]) -> dict[Path, str]:
+    """Output file names for a folder's images: ``stem.png``, or ``stem_ext.png`` where stems collide."""
+    stems: dict[str, int] = {}
+    for path in contents:
+        stems[path.stem.lower()] = stems.get(path.stem.lower(), 0) + 1
+    return {p: f"{p.stem}_{p.suffix[1:].lower()}.png" if stems[p.stem.lower()] > 1 else f"{p.stem}.png"
+            for p in contents}
+
+
 def cmd_batch(args: argparse.Namespace, base: Any) -> int:
     """``stylo run FOLDER STYLE... -o OUTDIR``: every image of the folder, through the sweep's executor."""
     from stylo.experiments.sweep import expand, run_sweep
+    from stylo.image import atomic_write, same_file
 
     folder, out = Path(args.content), Path(args.output)
     if args.masks:
         raise StyloError("--masks needs a single content image, not a folder")
-    contents = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not contents:
-        raise StyloError(f"no images (.jpg, .png, ...) in {folder}")
     if out.suffix.lower() == ".png":
         raise StyloError(f"with a folder of content images, -o must name a folder, not {out}")
+    if out.exists() and same_file(out, folder):
+        raise StyloError(f"the output folder is the input folder {folder}: the results would replace the photos; "
+                         "choose another -o")
+    contents = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not contents:
+        raise StyloError(f"no images (.jpg, .png, ...) in {folder}")
+    names = batch_names(contents)
+    styles = [Path(s) for s in args.styles]
+    for name in names.values():
+        if any(same_file(out / name, src) for src in styles):
+            raise StyloError(f"output {out / name} is one of the style images; choose another -o")
     cells = expand(base, {}, [(str(p), args.styles) for p in contents])
     by_key = {r["key"]: r for r in run_sweep(cells, out, _executor(args), on_record=_progress(args, len(cells)))}
     failed = 0
-    for cell in cells:  # identical files share a cell; each still gets its own output name
+    for cell, path in zip(cells, contents):  # identical files share a cell; each still gets its own output name
         record = by_key[cell.key]
         if record["status"] == "ok":
-            shutil.copyfile(out / record["image"], out / f"{Path(cell.content).stem}.png")
+            data = (out / record["image"]).read_bytes()
+            atomic_write(out / names[path], lambda fh, data=data: fh.write(data))
         else:
             failed += 1
     if not args.quiet:

@@ -11,21 +11,19 @@ import hashlib
 import io
 import itertools
 import json
-import resource
 import time
-import typing
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stylo import __version__
-from stylo.config import Settings, from_mapping
+from stylo.config import FIELDS, Settings, from_mapping, parse_text
 from stylo.errors import StyloError
 from stylo.image import atomic_write
 
 RATIO = "ratio"  # pseudo-setting: α/β, sets style_weight = content_weight / ratio
-_HINTS = typing.get_type_hints(Settings)
 
 
 @dataclass(frozen=True)
@@ -51,26 +49,15 @@ def format_value(value: Any) -> str:
 
 
 def coerce(name: str, raw: str) -> Any:
-    """A value for setting ``name`` from its text; tuple settings take ``+``-joined items."""
+    """A value for setting ``name`` from its text, through the same typed parser as the CLI's flags."""
     if name == RATIO:
-        return float(raw)
-    if name not in _HINTS:
-        raise StyloError(f"unknown setting {name!r} in --vary")
-    hint = str(_HINTS[name])
-    if raw.lower() == "none" and "None" in hint:
-        return None
-    try:
-        if "tuple[float" in hint:
-            return tuple(float(v) for v in raw.split("+"))
-        if "tuple[str" in hint:
-            return tuple(raw.split("+"))
-        if "int" in hint:
-            return int(raw)
-        if "float" in hint:
+        try:
             return float(raw)
-    except ValueError:
-        raise StyloError(f"bad value {raw!r} for {name} in --vary") from None
-    return raw
+        except ValueError:
+            raise StyloError(f"bad value {raw!r} for ratio in --vary") from None
+    if name not in FIELDS:
+        raise StyloError(f"unknown setting {name!r} in --vary")
+    return parse_text(name, raw)
 
 
 def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
@@ -124,13 +111,12 @@ class CellTask:
 
 
 def run_cell(task: CellTask) -> dict[str, Any]:
-    """Stylize one cell, save its PNG and a JSON record next to it, and return the record."""
+    """Stylize one cell through :func:`stylo.render.render`, save its PNG and a JSON record next to it, and
+    return the record. A failure is recorded (with its traceback) instead of ending the sweep."""
     import torch
 
-    from stylo.image import open_image, save_png
-    from stylo.manifest import build_manifest
-    from stylo.metrics import evaluate
-    from stylo.optimize import stylize_result
+    from stylo.memory import PeakMemory
+    from stylo.render import Job, render
 
     if task.threads:
         torch.set_num_threads(task.threads)
@@ -138,24 +124,21 @@ def run_cell(task: CellTask) -> dict[str, Any]:
     record: dict[str, Any] = {"key": cell.key, "label": cell.label(), "changes": dict(cell.changes),
                               "settings": cell.settings,
                               "content": cell.content, "styles": list(cell.styles), "stylo_version": __version__}
+    image_path = out / "cells" / f"{cell.key}.png"
     start = time.perf_counter()
-    try:
-        s = from_mapping(cell.settings)
-        content = open_image(cell.content, "content image")
-        styles = [open_image(p, "style image") for p in cell.styles]
-        result = stylize_result(content, styles, s)
-        image_path = out / "cells" / f"{cell.key}.png"
-        image_path.parent.mkdir(parents=True, exist_ok=True)
-        save_png(result.image, image_path, build_manifest(s, result, cell.content, cell.styles))
-        metrics = evaluate(result.image, content, styles[0])
-        record.update(status="ok", image=str(image_path.relative_to(out)), loss=result.loss, steps=result.steps,
-                      device=result.device, precision=result.precision, metrics=metrics.flat())
-    except StyloError as exc:
-        record.update(status="error", error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - one broken cell must not end the sweep
-        record.update(status="error", error=f"{type(exc).__name__}: {exc}")
+    with PeakMemory() as peak:
+        try:
+            job = Job(Path(cell.content), tuple(map(Path, cell.styles)), image_path, from_mapping(cell.settings))
+            done = render(job, evaluate=True)
+            record.update(status="ok", image=str(image_path.relative_to(out)), loss=done.result.loss,
+                          steps=done.result.steps, device=done.result.device, precision=done.result.precision,
+                          metrics=done.metrics)
+        except StyloError as exc:
+            record.update(status="error", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - one broken cell must not end the sweep
+            record.update(status="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     record["seconds"] = round(time.perf_counter() - start, 3)
-    record["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    record["peak_rss_mib"] = peak.mib
     write_json(out / "cells" / f"{cell.key}.json", record)
     return record
 

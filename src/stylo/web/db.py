@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS runs (
     result TEXT,                     -- final PNG (with manifest)
     metrics TEXT,
     seconds REAL,
-    error TEXT
+    error TEXT,
+    traceback TEXT                   -- the full traceback of an internal failure (users see ``error``)
 )
 """
 JSON_FIELDS = ("settings", "history", "metrics")
@@ -45,6 +46,9 @@ class RunStore:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(SCHEMA)
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
+        if "traceback" not in columns:  # a data folder made by stylo 0.1
+            self.conn.execute("ALTER TABLE runs ADD COLUMN traceback TEXT")
 
     def create(self, run_id: str, settings: dict[str, Any], content: str, style: str, content_label: str,
                style_label: str) -> dict[str, Any]:
@@ -65,6 +69,29 @@ class RunStore:
         with self.lock:
             row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return _decode(row) if row else None
+
+    def count_active(self) -> int:
+        with self.lock:
+            return int(self.conn.execute("SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')")
+                       .fetchone()[0])
+
+    def position(self, run_id: str) -> dict[str, int]:
+        """``{"ahead": N}``: the runs queued or running that were created before this one."""
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running') AND "
+                "created < (SELECT created FROM runs WHERE id = ?)", (run_id,)).fetchone()
+        return {"ahead": int(row[0])}
+
+    def delete(self, run_id: str) -> None:
+        with self.lock:
+            self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    def referenced_uploads(self) -> set[str]:
+        """Upload file names that some run uses."""
+        with self.lock:
+            rows = self.conn.execute("SELECT content, style FROM runs").fetchall()
+        return {name for row in rows for name in row}
 
     def list(self, limit: int = 500) -> list[dict[str, Any]]:
         with self.lock:

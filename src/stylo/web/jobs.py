@@ -1,43 +1,23 @@
-"""The studio's job queue: one worker thread per device runs queued runs in order and publishes progress."""
+"""The studio's job queue: one worker thread per device runs queued runs in order through
+:func:`stylo.render.render` and publishes their progress."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 from stylo.config import from_mapping
 from stylo.errors import StyloError
 from stylo.web.db import RunStore
+from stylo.web.events import Events
 
 FRAME_INTERVAL_S = 0.5  # at most two preview frames a second
-
-
-class Events:
-    """Fan-out of progress events to the streams that listen to a run."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.listeners: dict[str, list[queue.Queue[dict[str, Any]]]] = {}
-
-    def subscribe(self, run_id: str) -> queue.Queue[dict[str, Any]]:
-        q: queue.Queue[dict[str, Any]] = queue.Queue()
-        with self.lock:
-            self.listeners.setdefault(run_id, []).append(q)
-        return q
-
-    def unsubscribe(self, run_id: str, q: queue.Queue[dict[str, Any]]) -> None:
-        with self.lock:
-            if q in self.listeners.get(run_id, []):
-                self.listeners[run_id].remove(q)
-
-    def publish(self, run_id: str, event: dict[str, Any]) -> None:
-        with self.lock:
-            targets = list(self.listeners.get(run_id, []))
-        for q in targets:
-            q.put(event)
+log = logging.getLogger("stylo.studio")
 
 
 class JobQueue:
@@ -49,10 +29,27 @@ class JobQueue:
         self.cancelled: set[str] = set()
         self.threads = [threading.Thread(target=self._work, daemon=True, name=f"stylo-worker-{i}")
                         for i in range(workers)]
+        self.ready = threading.Event()  # set once the network is loaded: the first run is not slowed by it
 
     def start(self) -> None:
+        threading.Thread(target=self._warm, daemon=True, name="stylo-warm-up").start()
         for t in self.threads:
             t.start()
+
+    def _warm(self) -> None:
+        """Load the default network (and its weights) before the first run asks for it."""
+        from stylo.backbones import shared_backbone
+        from stylo.config import Settings
+        from stylo.layers import deepest_layer
+
+        s = Settings()
+        try:
+            shared_backbone(s.model, s.weights, s.pooling,
+                            last=deepest_layer(s.model, (*s.content_layers, *s.style_layers)).name)
+        except Exception:  # noqa: BLE001 - the first run reports the same problem to its user
+            log.exception("could not load the network at start-up")
+        finally:
+            self.ready.set()
 
     def stop(self) -> None:
         for _ in self.threads:
@@ -71,18 +68,21 @@ class JobQueue:
                 return
             try:
                 self._execute(run_id)
+            except StyloError as exc:
+                self._finish(run_id, status="failed", error=str(exc))
             except Exception as exc:  # noqa: BLE001 - a worker must survive any one run
-                self._finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+                log.exception("run %s failed", run_id)
+                self._finish(run_id, status="failed", error=f"internal error: {type(exc).__name__}: {exc}",
+                             traceback=traceback.format_exc())
 
     def _finish(self, run_id: str, **fields: Any) -> None:
         self.store.update(run_id, **fields)
         self.events.publish(run_id, {"type": "end", **(self.store.get(run_id) or {})})
 
     def _execute(self, run_id: str) -> None:
-        from stylo.image import open_image, save_png
-        from stylo.manifest import build_manifest
-        from stylo.metrics import evaluate
-        from stylo.optimize import Step, stylize_result
+        from stylo.optimize import Step
+        from stylo.render import Job, render
+        from stylo.image import save_png
 
         run = self.store.get(run_id)
         if run is None:
@@ -93,10 +93,7 @@ class JobQueue:
         s = from_mapping(run["settings"])
         self.store.update(run_id, status="running")
         self.events.publish(run_id, {"type": "start"})
-        uploads = self.data / "uploads"
-        content = open_image(uploads / run["content"], "content image")
-        style = open_image(uploads / run["style"], "style image")
-        runs_dir = self.data / "runs"
+        uploads, runs_dir = self.data / "uploads", self.data / "runs"
         last_frame = [0.0]
         history: list[float] = []
 
@@ -115,16 +112,11 @@ class JobQueue:
                                   frame=frame, history=history)
             self.events.publish(run_id, event)
 
-        try:
-            result = stylize_result(content, style, s, on_step, lambda: run_id in self.cancelled)
-        except StyloError as exc:
-            self._finish(run_id, status="failed", error=str(exc))
-            return
         name = f"{run_id}.png"
-        save_png(result.image, runs_dir / name,
-                 build_manifest(s, result, run["content_label"], [run["style_label"]]))
-        metrics = evaluate(result.image, content, style)
-        status = "cancelled" if result.interrupted else "done"
-        self._finish(run_id, status=status, result=name, frame=name, loss=result.loss, seconds=result.elapsed,
-                     step=result.steps, history=history, metrics=metrics.flat(),
-                     settings=s.replace(seed=result.seed).to_dict())
+        job = Job(uploads / run["content"], (uploads / run["style"],), runs_dir / name, s,
+                  labels=(run["content_label"], run["style_label"]))
+        done = render(job, on_step, lambda: run_id in self.cancelled, evaluate=True)
+        result = done.result
+        self._finish(run_id, status="cancelled" if result.interrupted else "done", result=name, frame=name,
+                     loss=result.loss, seconds=result.elapsed, step=result.steps, history=history,
+                     metrics=done.metrics, settings=s.replace(seed=result.seed).to_dict())

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import socket
 import sys
+from urllib.parse import quote
 from pathlib import Path
 
 from stylo.errors import StyloError
@@ -46,7 +47,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             probe.bind((args.host, args.port))
         except OSError as exc:
             raise StyloError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
-    url = f"http://{args.host}:{args.port}/" + (f"?token={args.token}" if args.token else "")
+    url = f"http://{args.host}:{args.port}/" + (f"?token={quote(args.token, safe='')}" if args.token else "")
     print(f"stylo studio: {url}  (data in {data}; Ctrl-C stops)", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(data, token=args.token), host=args.host, port=args.port, log_level="warning")
+    from stylo.budget import budget_bytes
+    from stylo.web.state import Limits
+
+    budget_bytes(args.max_memory)  # a bad --max-memory is refused before the server starts
+    app = create_app(data, token=args.token, host=args.host, limits=Limits(max_memory=args.max_memory))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -1,0 +1,137 @@
+"""Command-line flags and the README's option table, both generated from :class:`~stylo.config.Settings`.
+
+Each setting ``name`` becomes ``--name-with-dashes``; its type hint gives the parsing and the choices, its
+metadata the help text, and its default the "default" column. Nothing here repeats a default or a choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import typing
+from dataclasses import MISSING
+from typing import Any
+
+from stylo.config import FIELDS, HINTS, choices, parse_text
+from stylo.errors import StyloError
+
+# Flags of ``stylo run`` that are not settings: (flag, metavar, help).
+RUN_ONLY = (
+    ("--config", "FILE.toml", "settings file (keys are the option names with `_`); flags override it"),
+    ("--config-from", "OUTPUT.png", "repeat the settings and seed recorded in a stylo PNG"),
+    ("--masks", "MASK ...", "spatial control: one mask per style (white = that style's region; pixels no mask "
+                            "covers keep the content), or one mask for one style (black = protected), or one mask "
+                            "for two styles (white = first, black = second)"),
+    ("--save-every", "N", "also write every N-th step to `OUTPUT_frames/`"),
+    ("--quiet", "", "no progress line"),
+)
+TABLE_START, TABLE_END = "<!-- options:start -->", "<!-- options:end -->"
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def default_text(name: str) -> str:
+    f = FIELDS[name]
+    if f.metadata["default_text"]:
+        return str(f.metadata["default_text"])
+    value = f.default if f.default is not MISSING else None
+    if isinstance(value, tuple):
+        return " ".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _parser_for(name: str) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            return parse_text(name, text)
+        except StyloError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
+    return parse
+
+
+def _is_tuple(name: str) -> bool:
+    hint = HINTS[name]
+    return any(typing.get_origin(h) is tuple for h in (hint, *typing.get_args(hint)))
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting, each defaulting to None (the default stays in Settings)."""
+    for name, f in FIELDS.items():
+        kwargs: dict[str, Any] = {"default": None, "dest": name,
+                                  "help": f"{f.metadata['help']} (default: {default_text(name)})".replace("%", "%%")}
+        allowed = choices(name)
+        if allowed is not None:
+            kwargs["choices"] = allowed
+        else:
+            kwargs["metavar"] = f.metadata["metavar"]
+            if _is_tuple(name) and not f.metadata["csv"]:
+                kwargs["nargs"] = "+"
+                kwargs["type"] = _item_parser(name)
+            else:
+                kwargs["type"] = _parser_for(name)
+        parser.add_argument(flag(name), **kwargs)
+
+
+def _item_parser(name: str) -> Any:
+    """For ``nargs='+'`` flags: each word is one item; the collected list becomes the tuple."""
+    hint = HINTS[name]
+    inner = next(h for h in (hint, *typing.get_args(hint)) if typing.get_origin(h) is tuple)
+    item = typing.get_args(inner)[0]
+
+    def parse(text: str) -> Any:
+        if item is float:
+            try:
+                return float(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"bad value {text!r} for {name}") from None
+        return text
+
+    parse.__name__ = name
+    return parse
+
+
+def settings_from_namespace(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (None = not given)."""
+    out = {}
+    for name in FIELDS:
+        value = getattr(args, name, None)
+        if value is not None:
+            out[name] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def flag_message(message: str, names: tuple[str, ...]) -> str:
+    """Show the settings a message names as the flags a CLI user types: ``size`` → ``--size``."""
+    for name in sorted(names, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag(name), message)
+    return message
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def options_table() -> str:
+    """The README's option table, in Markdown."""
+    rows = ["| option | default | meaning |", "| --- | --- | --- |"]
+    for name, f in FIELDS.items():
+        allowed = choices(name)
+        arg = "|".join(allowed) if allowed else (f.metadata["metavar"] or "")
+        if _is_tuple(name) and not f.metadata["csv"]:
+            arg += " ..."
+        rows.append(f"| `{_cell(f'{flag(name)} {arg}')}` | {_cell(default_text(name))} | {_cell(f.metadata['help'])} |")
+    for name, metavar, help_text in RUN_ONLY:
+        rows.append(f"| `{_cell(f'{name} {metavar}'.strip())}` | | {_cell(help_text)} |")
+    return "\n".join(rows)
+
+
+def replace_table(readme: str) -> str:
+    """``readme`` with the text between the table markers replaced by :func:`options_table`."""
+    start, end = readme.index(TABLE_START) + len(TABLE_START), readme.index(TABLE_END)
+    return readme[:start] + "\n" + options_table() + "\n" + readme[end:]

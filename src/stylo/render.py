@@ -1,0 +1,126 @@
+"""The one pipeline of a job on files: open and validate the inputs, stylize, save atomically with the
+manifest, and evaluate. The CLI, batch and sweep cells and the studio's jobs all call :func:`render`.
+
+Progress and cancellation follow the engine's contract: ``on_step(Step)`` after every step, and
+``should_stop()`` polled between steps. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from stylo.config import Settings
+from stylo.errors import RunError, StyloError
+from stylo.image import check_output_path, open_image, save_png
+from stylo.manifest import build_manifest
+from stylo.optimize import Result, Step, blend_weights, stylize_result
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to render: input files, the output PNG, the settings, and the names to record for the inputs
+    (by default the files' names; the studio records the names its users gave)."""
+
+    content: Path
+    styles: tuple[Path, ...]
+    output: Path
+    settings: Settings
+    masks: tuple[Path, ...] = ()
+    labels: tuple[str, ...] | None = None  # content label, then one per style
+    save_every: int | None = None  # also save every N-th step as OUTPUT_frames/stepNNNNN.png
+
+
+@dataclass
+class Rendered:
+    """The outcome of a job: the engine's result, where it was saved, its manifest and its metrics."""
+
+    result: Result
+    output: Path
+    manifest: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def frames_dir(output: Path) -> Path:
+    return output.with_name(f"{output.stem}_frames")
+
+
+def check_job(job: Job) -> None:
+    """Everything that can be known before any compute: the output is writable and is not an input."""
+    check_output_path(job.output, inputs=(job.content, *job.styles, *job.masks))
+    if job.save_every is not None:
+        if job.save_every < 1:
+            raise StyloError("save_every must be >= 1", settings=("save_every",))
+        frames = frames_dir(job.output)
+        try:
+            frames.mkdir(exist_ok=True)
+        except FileExistsError:
+            raise StyloError(f"cannot save frames: {frames} exists and is not a folder") from None
+        except OSError as exc:
+            raise StyloError(f"cannot save frames in {frames}: {exc.strerror or exc}") from None
+
+
+def save_result(image: Image.Image, output: Path, manifest: dict[str, Any]) -> Path:
+    """Save atomically; if that fails (a full disk, a file too large), keep the image in the temporary
+    folder and raise a :class:`RunError` that names where it is."""
+    try:
+        return save_png(image, output, manifest)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    for folder in (Path(tempfile.gettempdir()), Path.home()):
+        try:
+            fd, name = tempfile.mkstemp(dir=folder, prefix="stylo-rescued-", suffix=".png")
+            os.close(fd)
+            save_png(image, name, manifest)
+            raise RunError(f"could not write {output} ({reason}); the image was saved to {name}", saved_to=name)
+        except OSError:
+            continue
+    raise RunError(f"could not write {output} ({reason}), nor a copy in the temporary folder")
+
+
+def evaluate_blend(image: Image.Image, content: Image.Image, styles: Sequence[Image.Image],
+                   settings: Settings) -> dict[str, float]:
+    """The metrics of :mod:`stylo.metrics` against every style: style and colour distances are the
+    styles' blend-weighted averages, so a blend of two styles is scored against both."""
+    from stylo.metrics import evaluate
+
+    weights = blend_weights(settings, len(styles))
+    rows = [evaluate(image, content, style).flat() for style in styles]
+    out = dict(rows[0])
+    for key in out:
+        if key.startswith("style") or key == "color_distance":
+            out[key] = sum(w * row[key] for w, row in zip(weights, rows))
+    return out
+
+
+def render(job: Job, on_step: Callable[[Step], object] | None = None, should_stop: Callable[[], bool] | None = None,
+           evaluate: bool = False) -> Rendered:
+    """Run ``job`` and save its PNG; see the module docstring. Raises :class:`StyloError` for bad input
+    (before any compute) and :class:`RunError` for a failure while running or saving."""
+    check_job(job)
+    content = open_image(job.content, "content image")
+    styles = [open_image(path, "style image") for path in job.styles]
+    masks = [open_image(path, "mask") for path in job.masks]
+
+    def step(s: Step) -> None:
+        if on_step is not None:
+            on_step(s)
+        if job.save_every and s.step % job.save_every == 0:
+            frame = frames_dir(job.output) / f"step{s.step:05d}.png"
+            try:
+                save_png(s.image(), frame)
+            except OSError as exc:
+                raise RunError(f"cannot save frame {frame}: {exc.strerror or exc}") from exc
+
+    result = stylize_result(content, styles, job.settings, step, should_stop, masks=masks)
+    labels = job.labels or (job.content.name, *(p.name for p in job.styles))
+    manifest = build_manifest(job.settings, result, labels[0], labels[1:], [p.name for p in job.masks])
+    save_result(result.image, job.output, manifest)
+    metrics = evaluate_blend(result.image, content, styles, job.settings) if evaluate else {}
+    return Rendered(result, job.output, manifest, metrics)

@@ -1,0 +1,1 @@
+"""The studio's routers; each reads what it needs from ``request.app.state`` (see :mod:`stylo.web.app`)."""

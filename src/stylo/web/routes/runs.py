@@ -1,0 +1,118 @@
+"""Runs: create (settings checked by :class:`~stylo.config.Settings` plus the studio's caps), list, read,
+cancel, delete, and their images."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+
+from stylo.config import WEB_FIELDS, from_mapping
+from stylo.web.state import Limits, error
+
+router = APIRouter()
+UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.png$")
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def clean_label(value: Any, fallback: str, limit: int) -> str:
+    """A user-given name as plain text: control characters dropped, length capped. (The page renders labels
+    with textContent; this keeps them readable in logs and manifests too.)"""
+    text = "".join(ch for ch in str(value or "") if unicodedata.category(ch)[0] != "C").strip()
+    return text[:limit] or fallback
+
+
+@router.post("/api/runs", status_code=201, response_model=None)
+def create_run(request: Request, body: dict[str, Any]) -> dict[str, Any] | Response:
+    state = request.app.state
+    limits: Limits = state.limits
+    for role in ("content", "style"):
+        name = str(body.get(role, ""))
+        if not UPLOAD_NAME.match(name) or not (state.data_dir / "uploads" / name).is_file():
+            return error(400, f"{role} must be the id of an upload")
+    raw = body.get("settings") or {}
+    if not isinstance(raw, dict):
+        return error(400, "settings must be an object")
+    s = from_mapping(raw, source="the studio", allowed=WEB_FIELDS)
+    if s.size > limits.max_size:
+        return error(400, f"this studio allows sizes up to {limits.max_size} px")
+    if max(s.steps, s.coarse_steps) > limits.max_steps:
+        return error(400, f"this studio allows up to {limits.max_steps} steps per level")
+    if state.store.count_active() >= limits.max_queued:
+        return error(429, f"{limits.max_queued} runs are already waiting; try again when one has finished")
+    if s.seed is None:
+        s = s.replace(seed=secrets.randbelow(2**31))
+    run_id = uuid.uuid4().hex
+    labels = [clean_label(body.get(f"{role}_label"), role, limits.max_label) for role in ("content", "style")]
+    run = state.store.create(run_id, s.to_dict(), body["content"], body["style"], *labels)
+    state.jobs.submit(run_id)
+    return run
+
+
+@router.get("/api/runs")
+def list_runs(request: Request) -> list[dict[str, Any]]:
+    return [public(r) for r in request.app.state.store.list()]
+
+
+def public(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as the page sees it: without the server's traceback."""
+    return {k: v for k, v in run.items() if k != "traceback"}
+
+
+def find(request: Request, run_id: str) -> dict[str, Any] | None:
+    return request.app.state.store.get(run_id) if RUN_ID.match(run_id) else None
+
+
+@router.get("/api/runs/{run_id}", response_model=None)
+def get_run(request: Request, run_id: str) -> dict[str, Any] | Response:
+    run = find(request, run_id)
+    return public(run) if run else error(404, "no such run")
+
+
+@router.post("/api/runs/{run_id}/cancel", response_model=None)
+def cancel(request: Request, run_id: str) -> dict[str, Any] | Response:
+    run = find(request, run_id)
+    if run is None:
+        return error(404, "no such run")
+    if run["status"] not in ("queued", "running"):
+        return error(409, f"run is {run['status']}, not queued or running")
+    request.app.state.jobs.cancel(run_id)
+    return {"id": run_id, "cancelling": True}
+
+
+@router.delete("/api/runs/{run_id}", response_model=None)
+def delete(request: Request, run_id: str) -> dict[str, Any] | Response:
+    run = find(request, run_id)
+    if run is None:
+        return error(404, "no such run")
+    if run["status"] in ("queued", "running"):
+        return error(409, "cancel the run before deleting it")
+    request.app.state.store.delete(run_id)
+    for name in {run.get("result"), run.get("frame")} - {None}:
+        (request.app.state.data_dir / "runs" / name).unlink(missing_ok=True)
+    return {"id": run_id, "deleted": True}
+
+
+def run_file(request: Request, run_id: str, which: str) -> Path | None:
+    run = find(request, run_id)
+    name = run.get(which) if run else None
+    path = request.app.state.data_dir / "runs" / name if name else None
+    return path if path is not None and path.is_file() else None
+
+
+@router.get("/api/runs/{run_id}/image", response_model=None)
+def result_image(request: Request, run_id: str) -> Response:
+    path = run_file(request, run_id, "result")
+    return FileResponse(path, filename=f"stylo-{run_id[:8]}.png") if path else error(404, "no result yet")
+
+
+@router.get("/api/runs/{run_id}/frame", response_model=None)
+def frame_image(request: Request, run_id: str) -> Response:
+    path = run_file(request, run_id, "frame")
+    return FileResponse(path, headers={"Cache-Control": "no-store"}) if path else error(404, "no frame yet")

@@ -1,0 +1,48 @@
+"""What the studio's routers share through ``app.state``: the store, the queue, the events, the data folder
+and the limits of what a request may ask for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from stylo.budget import budget_bytes, max_side
+from stylo.config import FIELDS, WEB_FIELDS, choices
+from stylo.image import MAX_PIXELS
+
+STUDIO_MAX_SIZE = 2048  # the page's largest size choice; the memory budget may lower it
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The studio's own caps, on top of the settings' bounds (which every caller shares)."""
+
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_upload_pixels: int = min(MAX_PIXELS, 40_000_000)
+    max_steps: int = 2000
+    max_queued: int = 20  # runs waiting or running at once
+    upload_quota_bytes: int = 2 * 1024**3  # all uploads together; unused ones are pruned first
+    max_label: int = 80
+    max_memory: str | None = None  # the server's budget (``stylo serve --max-memory``)
+
+    @property
+    def max_size(self) -> int:
+        return min(STUDIO_MAX_SIZE, max_side(budget_bytes(self.max_memory)))
+
+    def public(self) -> dict[str, Any]:
+        return {"max_size": self.max_size, "max_steps": self.max_steps, "max_upload_bytes": self.max_upload_bytes,
+                "settings": sorted(WEB_FIELDS),
+                "choices": {name: list(c) for name in FIELDS if (c := choices(name)) and name in WEB_FIELDS}}
+
+
+@dataclass
+class StudioState:
+    data_dir: Path
+    limits: Limits
