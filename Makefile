@@ -27,7 +27,7 @@ demo: $(CORE)
 	$(VENV)/bin/stylo run samples/tubingen.jpg samples/starry_night.jpg -o out/tubingen_starry_night.png
 	@echo "open out/tubingen_starry_night.png"
 
-test: $(FULL) chromium
+test: $(FULL) chromium lint
 	$(PY) -m pytest -q
 
 # The studio's browser test drives Debian's Chromium (Playwright's own browser download is not used).

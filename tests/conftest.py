@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import importlib
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -31,3 +34,11 @@ def vgg19():
     from stylo.backbones import load_backbone
 
     return load_backbone("vgg19")
+
+
+def require(module: str) -> Any:
+    """Import an optional dependency: skip where it is missing, but fail in CI (``CI=true``), where `make test`
+    installed every extra, so that a broken install cannot pass as a skip."""
+    if os.environ.get("CI"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module)

@@ -10,7 +10,8 @@ from stylo.errors import StyloError
 def test_explicit_and_auto_devices() -> None:
     assert device.resolve_device("cpu") == torch.device("cpu")
     auto = device.resolve_device("auto")
-    assert auto.type in ("cpu", "cuda", "mps")
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    assert auto.type == ("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
     if not torch.cuda.is_available():
         assert auto.type != "cuda"
         with pytest.raises(StyloError, match="no CUDA GPU"):

@@ -18,6 +18,8 @@ from stylo.config import Settings
 from stylo.errors import StyloError
 from stylo.experiments import executors, sweep
 
+from .conftest import require
+
 BASE = Settings(size=64, steps=3, coarse_steps=2, scales=1, seed=0, precision="fp32")
 TINY_FLAGS = ["--size", "64", "--steps", "3", "--scales", "1", "--precision", "fp32"]
 
@@ -82,7 +84,7 @@ def test_local_sweep_writes_grid_csv_json_and_records_failures(tmp_path: Path, s
 
 
 def test_ray_executor_gives_the_same_images(tmp_path: Path, small_images) -> None:
-    pytest.importorskip("ray")
+    require("ray")
     content, style = map(str, small_images)
     cells = sweep.expand(BASE, {"ratio": [1e-2, 1e-4], "init": ["content", "noise"]}, [(content, [style])])
     local = sweep.run_sweep(cells, tmp_path / "local", executors.sequential, threads=1)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from stylo import __version__
 from stylo.errors import StyloError
 from stylo.experiments.commands import add_executor_flags, add_sweep_parser
-from stylo.options import add_setting_flags, flag_message, settings_from_namespace
+from stylo.options import add_setting_flags, flag_message, run_only_help, settings_from_namespace
 
 if TYPE_CHECKING:
     from stylo.config import Settings
@@ -39,14 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("content", metavar="CONTENT")
     run.add_argument("styles", metavar="STYLE", nargs="+")
     run.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="PNG file to write")
-    run.add_argument("--config", metavar="TOML", help="settings file; flags override it")
-    run.add_argument("--config-from", metavar="PNG", help="repeat the settings (and seed) recorded in a stylo PNG")
+    run.add_argument("--config", metavar="TOML", help=run_only_help("--config"))
+    run.add_argument("--config-from", metavar="PNG", help=run_only_help("--config-from"))
     add_setting_flags(run)
-    run.add_argument("--masks", nargs="+", metavar="MASK",
-                     help="region of each style (white = apply); one mask for one style protects its black part, "
-                          "one mask for two styles splits white/black between them")
-    run.add_argument("--save-every", type=int, metavar="N", help="also save every N-th step as a frame")
-    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--masks", nargs="+", metavar="MASK", help=run_only_help("--masks"))
+    run.add_argument("--save-every", type=int, metavar="N", help=run_only_help("--save-every"))
+    run.add_argument("--quiet", action="store_true", help=run_only_help("--quiet"))
     add_executor_flags(run)
     add_sweep_parser(sub)
     serve = sub.add_parser("serve", help="the studio: a web page to stylize, watch and browse runs")

@@ -81,9 +81,9 @@ class Settings:
     # Images
     size: int = setting(512, "long side of the output in px (at most what max_memory allows)", metavar="PX",
                         low=16)
-    style_size: int | None = setting(None, "long side of the style image (by default it is resized to "
-                                     "the content image's area, aspect kept)", metavar="PX", default_text="content's area",
-                                     low=16)
+    style_size: int | None = setting(None, "long side of the style image (by default it is resized to the "
+                                     "content image's area, aspect kept)", metavar="PX",
+                                     default_text="content's area", low=16)
     resample: Literal["lanczos", "bicubic", "bilinear"] = setting("lanczos", "resize filter for the inputs")
     # Control (Gatys et al. 2017)
     preserve_color: Literal["none", "luminance", "histogram"] = setting(

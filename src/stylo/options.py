@@ -28,6 +28,10 @@ RUN_ONLY = (
 TABLE_START, TABLE_END = "<!-- options:start -->", "<!-- options:end -->"
 
 
+def run_only_help(name: str) -> str:
+    return next(help_text for flag_, _, help_text in RUN_ONLY if flag_ == name)
+
+
 def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -61,9 +65,10 @@ def _is_tuple(name: str) -> bool:
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting, each defaulting to None (the default stays in Settings)."""
+    """One flag per setting; a flag not given leaves no attribute (the default stays in Settings), so
+    ``--style-size none`` can clear what a settings file set."""
     for name, f in FIELDS.items():
-        kwargs: dict[str, Any] = {"default": None, "dest": name,
+        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "dest": name,
                                   "help": f"{f.metadata['help']} (default: {default_text(name)})".replace("%", "%%")}
         allowed = choices(name)
         if allowed is not None:
@@ -97,13 +102,10 @@ def _item_parser(name: str) -> Any:
 
 
 def settings_from_namespace(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given on the command line (None = not given)."""
-    out = {}
-    for name in FIELDS:
-        value = getattr(args, name, None)
-        if value is not None:
-            out[name] = tuple(value) if isinstance(value, list) else value
-    return out
+    """The settings given on the command line."""
+    given = vars(args)
+    return {name: tuple(given[name]) if isinstance(given[name], list) else given[name]
+            for name in FIELDS if name in given}
 
 
 def flag_message(message: str, names: tuple[str, ...]) -> str:

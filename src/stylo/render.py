@@ -122,5 +122,6 @@ def render(job: Job, on_step: Callable[[Step], object] | None = None, should_sto
     labels = job.labels or (job.content.name, *(p.name for p in job.styles))
     manifest = build_manifest(job.settings, result, labels[0], labels[1:], [p.name for p in job.masks])
     save_result(result.image, job.output, manifest)
-    metrics = evaluate_blend(result.image, content, styles, job.settings) if evaluate else {}
+    scored = evaluate and not result.interrupted
+    metrics = evaluate_blend(result.image, content, styles, job.settings) if scored else {}
     return Rendered(result, job.output, manifest, metrics)

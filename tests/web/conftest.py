@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fastapi")
+from ..conftest import require  # noqa: E402
+
+require("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from stylo.web.app import create_app  # noqa: E402

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -123,8 +124,10 @@ def test_cancel_a_running_run(client: TestClient, small_images) -> None:
     content, style = upload(client, small_images[0]), upload(client, small_images[1])
     run_id = client.post("/api/runs", json={"content": content, "style": style,
                                             "settings": {**TINY, "steps": 2000, "size": 64}}).json()["id"]
+    deadline = time.monotonic() + 60
     while client.get(f"/api/runs/{run_id}").json()["step"] < 1:
-        pass
+        assert time.monotonic() < deadline, "the run never reached its first step"
+        time.sleep(0.05)
     assert client.post(f"/api/runs/{run_id}/cancel").json()["cancelling"] is True
     run = wait_done(client, run_id)
     assert run["status"] == "cancelled" and run["result"]

@@ -121,7 +121,7 @@ def batch_names(contents: list[Path]) -> dict[Path, str]:
 def cmd_batch(args: argparse.Namespace, base: Any) -> int:
     """``stylo run FOLDER STYLE... -o OUTDIR``: every image of the folder, through the sweep's executor."""
     from stylo.experiments.sweep import expand, run_sweep
-    from stylo.image import atomic_write, same_file
+    from stylo.image import same_file
 
     folder, out = Path(args.content), Path(args.output)
     if args.masks:
@@ -145,13 +145,19 @@ def cmd_batch(args: argparse.Namespace, base: Any) -> int:
     for cell, path in zip(cells, contents):  # identical files share a cell; each still gets its own output name
         record = by_key[cell.key]
         if record["status"] == "ok":
-            data = (out / record["image"]).read_bytes()
-            atomic_write(out / names[path], lambda fh, data=data: fh.write(data))
+            copy_file(out / record["image"], out / names[path])
         else:
             failed += 1
     if not args.quiet:
         print(f"stylo: {len(cells) - failed} of {len(cells)} images written to {out}", file=sys.stderr)
     return 0 if not failed else 1
+
+
+def copy_file(source: Path, target: Path) -> None:
+    from stylo.image import atomic_write
+
+    data = source.read_bytes()
+    atomic_write(target, lambda fh: fh.write(data))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

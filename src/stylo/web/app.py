@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stylo.errors import StyloError
 from stylo.web import security
@@ -68,6 +69,10 @@ def create_app(data_dir: Path, token: str | None = None, workers: int = 1, host:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return error(422, f"bad request{' at ' + where if where else ''}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail))
 
     app.mount("/static", StaticFiles(directory=pages.static_dir()), name="static")
     for module in (pages, uploads, runs, events):

@@ -80,9 +80,9 @@ class JobQueue:
         self.events.publish(run_id, {"type": "end", **(self.store.get(run_id) or {})})
 
     def _execute(self, run_id: str) -> None:
+        from stylo.image import save_png
         from stylo.optimize import Step
         from stylo.render import Job, render
-        from stylo.image import save_png
 
         run = self.store.get(run_id)
         if run is None:

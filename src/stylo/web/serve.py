@@ -7,8 +7,8 @@ import ipaddress
 import os
 import socket
 import sys
-from urllib.parse import quote
 from pathlib import Path
+from urllib.parse import quote
 
 from stylo.errors import StyloError
 

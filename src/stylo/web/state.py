@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from stylo.budget import budget_bytes, max_side
-from stylo.config import FIELDS, WEB_FIELDS, choices
+from stylo.config import FIELDS, WEB_FIELDS, Settings, choices
 from stylo.image import MAX_PIXELS
 
 STUDIO_MAX_SIZE = 2048  # the page's largest size choice; the memory budget may lower it
@@ -38,6 +38,7 @@ class Limits:
 
     def public(self) -> dict[str, Any]:
         return {"max_size": self.max_size, "max_steps": self.max_steps, "max_upload_bytes": self.max_upload_bytes,
+                "defaults": Settings().to_dict(),
                 "settings": sorted(WEB_FIELDS),
                 "choices": {name: list(c) for name in FIELDS if (c := choices(name)) and name in WEB_FIELDS}}
 

@@ -7,6 +7,16 @@ const PRESETS = {
   coarse: { style_layers: ["relu3_1", "relu4_1", "relu5_1"], style_layer_weights: null },
   equal: { style_layers: ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], style_layer_weights: [2e-5, 2e-5, 2e-5, 2e-5, 2e-5] },
 };
+// Build elements from data: text always goes in as text (textContent), never as HTML.
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === "class") el.className = v; else if (k in el && typeof v !== "string") el[k] = v; else el.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c != null && c !== "") el.append(c instanceof Node ? c : String(c));
+  return el;
+}
 const SUP = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", ".": "·" };
 
 async function api(path, options = {}) {
@@ -66,7 +76,7 @@ async function loadSamples() {
   for (const s of await api("/api/samples")) {
     const b = document.createElement("button");
     b.type = "button"; b.title = s.name;
-    b.innerHTML = `<img src="${s.url}" alt="${s.name}">`;
+    b.append(h("img", { src: s.url, alt: s.name }));
     b.addEventListener("click", () => whileUploading(async () => {
       const role = s.name.startsWith("tubingen") ? "content" : "style";
       try { setInput(role, await api("/api/uploads/sample", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: s.name }) }), s.name); }
@@ -176,19 +186,19 @@ async function start(e) {
 const selected = new Set();
 
 function card(run) {
-  const el = document.createElement("article");
-  el.className = "card"; el.dataset.run = run.id;
   const s = run.settings, m = run.metrics || {};
-  const img = run.result || run.frame ? `<img src="/api/runs/${run.id}/${run.result ? "image" : "frame"}" alt="run ${run.id.slice(0, 6)}" loading="lazy">` : "";
   const ratio = Math.log10(s.content_weight / s.style_weight).toFixed(1);
-  el.innerHTML = `<div class="thumb">${img}</div>
-    <div class="meta"><span><span class="badge ${run.status}">${run.status}</span> <b>${run.content_label}</b> × <b>${run.style_label}</b></span>
-    <span>${s.size}px · ${s.steps} steps · α/β 10^${ratio} · seed ${s.seed}</span>
-    <span>${run.seconds ? run.seconds.toFixed(1) + " s" : ""}${m.ssim != null ? ` · SSIM ${m.ssim.toFixed(2)} · style ${m.style_distance_sum.toExponential(1)}` : ""}</span></div>
-    <div class="row"><button type="button" class="open">Open in studio</button>
-    <label><input type="checkbox" class="pick"> compare</label></div>`;
-  el.querySelector(".open").addEventListener("click", () => openInStudio(run));
-  const pick = el.querySelector(".pick");
+  const thumb = h("div", { class: "thumb" });
+  if (run.result || run.frame) thumb.append(h("img", { src: `/api/runs/${run.id}/${run.result ? "image" : "frame"}`, alt: `${run.content_label} in the style of ${run.style_label}`, loading: "lazy" }));
+  const pick = h("input", { type: "checkbox", class: "pick" });
+  const open = h("button", { type: "button", class: "open" }, "Open in studio");
+  const el = h("article", { class: "card", "data-run": run.id }, thumb,
+    h("div", { class: "meta" },
+      h("span", {}, h("span", { class: `badge ${run.status}` }, run.status), " ", h("b", {}, run.content_label), " × ", h("b", {}, run.style_label)),
+      h("span", {}, `${s.size}px · ${s.steps} steps · α/β 10^${ratio} · seed ${s.seed}`),
+      h("span", {}, `${run.seconds ? run.seconds.toFixed(1) + " s" : ""}${m.ssim != null ? ` · SSIM ${m.ssim.toFixed(2)} · style ${m.style_distance_sum.toExponential(1)}` : ""}`)),
+    h("div", { class: "row" }, open, h("label", {}, pick, " compare")));
+  open.addEventListener("click", () => openInStudio(run));
   pick.checked = selected.has(run.id);
   pick.addEventListener("change", () => {
     pick.checked ? selected.add(run.id) : selected.delete(run.id);
@@ -215,9 +225,24 @@ function openInStudio(run) {
 function compare() {
   const runs = galleryRuns.filter((r) => selected.has(r.id));
   const box = $("#compare");
-  box.innerHTML = runs.map((r) => `<figure><img src="/api/runs/${r.id}/${r.result ? "image" : "frame"}" alt="">
-    <figcaption>${r.content_label} × ${r.style_label} · ${r.settings.size}px · α/β 10^${Math.log10(r.settings.content_weight / r.settings.style_weight).toFixed(1)} · ${r.status}</figcaption></figure>`).join("");
+  box.replaceChildren(...runs.map((r) => h("figure", {},
+    h("img", { src: `/api/runs/${r.id}/${r.result ? "image" : "frame"}`, alt: `${r.content_label} in the style of ${r.style_label}` }),
+    h("figcaption", {}, `${r.content_label} × ${r.style_label} · ${r.settings.size}px · α/β 10^${Math.log10(r.settings.content_weight / r.settings.style_weight).toFixed(1)} · ${r.status}`))));
   box.hidden = false;
+}
+
+const SIZES = [256, 384, 512, 768, 1024, 1536, 2048];
+let DEFAULTS = null;
+// The form's choices and defaults come from the server (stylo.Settings), never from this page.
+async function loadLimits() {
+  const limits = await api("/api/limits");
+  DEFAULTS = limits.defaults;
+  const form = $("#settings");
+  const sizes = SIZES.filter((v) => v <= limits.max_size);
+  if (!sizes.includes(DEFAULTS.size) && DEFAULTS.size <= limits.max_size) sizes.push(DEFAULTS.size);
+  form.size.replaceChildren(...sizes.sort((a, b) => a - b).map((v) => h("option", { value: String(v) }, String(v))));
+  for (const key of ["steps", "coarse_steps"]) form[key].max = limits.max_steps;
+  fillSettings(DEFAULTS);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -226,6 +251,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#cancel").addEventListener("click", () => state.run && api(`/api/runs/${state.run}/cancel`, { method: "POST" }).catch((e) => showError(e.message)));
   $("#settings").ratio.addEventListener("input", (e) => { $("#ratio-out").textContent = ratioText(e.target.value); });
   $("#compare-btn").addEventListener("click", compare);
+  loadLimits().catch((e) => showError(e.message));
   loadSamples().catch((e) => showError(e.message));
   loadGallery().catch((e) => showError(e.message));
 });
