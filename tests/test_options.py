@@ -34,7 +34,7 @@ def test_every_setting_has_a_flag_with_its_choices_and_default_in_the_help() -> 
     actions = {a.dest: a for a in parser._actions}
     for name, f in FIELDS.items():
         action = actions[name]
-        assert action.option_strings == [flag(name)] and action.default == argparse.SUPPRESS  # the default stays in Settings
+        assert action.option_strings == [flag(name)] and action.default == argparse.SUPPRESS  # default: Settings
         if choices(name):
             assert tuple(action.choices) == typing.get_args(HINTS[name])
         assert f.metadata["help"] in action.help and "(default: " in action.help

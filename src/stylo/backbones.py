@@ -109,7 +109,8 @@ def _torch_load(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
-        raise StyloError(f"cannot read weights file {path}: {type(exc).__name__}") from None
+        reason = (str(exc).splitlines() or [""])[0][:160]
+        raise StyloError(f"cannot read weights file {path}: {type(exc).__name__}: {reason}") from exc
     if not isinstance(state, dict):
         raise StyloError(f"cannot read weights file {path}: not a state dict")
     return state
@@ -154,8 +155,8 @@ def fetch_torchvision_weights(model: str, url: str | None = None, timeout_s: flo
     except OSError as exc:
         raise StyloError(
             f"{model} weights are not available offline: put {file_name} (from {TORCHVISION_URLS[model]}) "
-            f"in {cached.parent}, or pass --weights PATH ({type(exc).__name__})"
-        ) from None
+            f"in {cached.parent}, or pass weights=PATH ({type(exc).__name__}: {exc})", settings=("weights",)
+        ) from exc
     finally:
         socket.setdefaulttimeout(previous)
     return cached

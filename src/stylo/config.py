@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from stylo.budget import budget_bytes, max_side
 from stylo.errors import StyloError
-from stylo.layers import MODELS, check_layers, layer_table
+from stylo.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, MODELS, channels, check_layers
 
 Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise", "style"]
@@ -52,11 +52,10 @@ class Settings:
                                   high=MAX_WEIGHT)
     tv_weight: float = setting(0.0, "total-variation smoothing", metavar="X", low=0, high=MAX_WEIGHT)
     normalization: Literal["mean", "paper"] = setting("mean", "loss normalization, see below")
-    content_layers: tuple[str, ...] = setting(("relu4_2",), "content layers", metavar="L")
+    content_layers: tuple[str, ...] = setting((GATYS_CONTENT_LAYER,), "content layers", metavar="L")
     content_layer_weights: tuple[float, ...] | None = setting(
         None, "per-layer weights of the content loss", metavar="W", default_text="1 each", low=0, high=MAX_WEIGHT)
-    style_layers: tuple[str, ...] = setting(("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), "style layers",
-                                            metavar="L")
+    style_layers: tuple[str, ...] = setting(GATYS_STYLE_LAYERS, "style layers", metavar="L")
     style_layer_weights: tuple[float, ...] | None = setting(
         None, "ω_l of Eq. 5 (N_l = channels of layer l)", metavar="W", default_text="1/N_l² each", low=0,
         high=MAX_WEIGHT)
@@ -217,8 +216,7 @@ def style_layer_weights(s: Settings) -> dict[str, float]:
     """ω_l of Eq. 5 per style layer; the default 1/N_l² weights shallow layers more, as the report intends."""
     if s.style_layer_weights is not None:
         return dict(zip(s.style_layers, s.style_layer_weights))
-    channels = {info.name: info.channels for info in layer_table(s.model)}
-    return {name: 1.0 / channels[name] ** 2 for name in s.style_layers}
+    return {name: 1.0 / channels(s.model, name) ** 2 for name in s.style_layers}
 
 
 def content_layer_weights(s: Settings) -> dict[str, float]:

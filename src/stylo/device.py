@@ -19,9 +19,11 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise StyloError("device cuda requested but no CUDA GPU is available (use --device auto or cpu)")
+        raise StyloError("device cuda requested but no CUDA GPU is available (use device auto or cpu)",
+                         settings=("device",))
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise StyloError("device mps requested but Apple's MPS backend is not available (use --device auto or cpu)")
+        raise StyloError("device mps requested but Apple's MPS backend is not available (use device auto or cpu)",
+                         settings=("device",))
     return torch.device(name)
 
 

@@ -18,6 +18,9 @@ ARCHITECTURES: dict[str, tuple[int | str, ...]] = {
               512, 512, 512, 512, "M", 512, 512, 512, 512, "M"),
 }
 MODELS = tuple(ARCHITECTURES)
+# The layers of Gatys et al. (2016): the report's defaults, and the fixed yardstick of stylo.metrics.
+GATYS_CONTENT_LAYER = "relu4_2"
+GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ def layer_table(model: str) -> tuple[LayerInfo, ...]:
         out.append(LayerInfo(f"conv{block}_{conv_i}", "conv", channels, len(out), pools))
         out.append(LayerInfo(f"relu{block}_{conv_i}", "relu", channels, len(out), pools))
     return tuple(out)
+
+
+def channels(model: str, name: str) -> int:
+    """Output channels N_l of layer ``name``."""
+    return next(info.channels for info in layer_table(model) if info.name == name)
 
 
 def layer_names(model: str) -> tuple[str, ...]:

@@ -24,10 +24,10 @@ from PIL import Image
 from stylo import losses
 from stylo.backbones import VGGFeatures, shared_backbone
 from stylo.image import fit_area, resize, to_tensor
+from stylo.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, channels
 
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-CHANNELS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512, "relu5_1": 512}
-CONTENT_LAYER = "relu4_2"
+STYLE_LAYERS = GATYS_STYLE_LAYERS
+CONTENT_LAYER = GATYS_CONTENT_LAYER
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,6 @@ def evaluate(image: Image.Image, content: Image.Image, style: Image.Image, net: 
         ssim=ssim_luminance(image, content),
         content_distance=content_d,
         style_distance=per_layer,
-        style_distance_sum=sum(v / CHANNELS[k] ** 2 for k, v in per_layer.items()),
+        style_distance_sum=sum(v / channels("vgg19", k) ** 2 for k, v in per_layer.items()),
         color_distance=color_distance(image, style),
     )

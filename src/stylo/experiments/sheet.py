@@ -51,6 +51,22 @@ def _ellipsize(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> s
     return text + "…"
 
 
+def labelled_grid(items: Sequence[tuple[str, Image.Image]], cols: int = 4, cell: int = CELL) -> Image.Image:
+    """Images in a grid, each scaled to ``cell`` px on its long side with its label below."""
+    font = _font(14)
+    cols = max(1, min(cols, len(items)))
+    fitted = [(label, _fit(img, cell)) for label, img in items]
+    cell_h = max(img.height for _, img in fitted)
+    rows = (len(items) + cols - 1) // cols
+    sheet = Image.new("RGB", (PAD + cols * (cell + PAD), PAD + rows * (cell_h + 26 + PAD)), BG)
+    draw = ImageDraw.Draw(sheet)
+    for i, (label, img) in enumerate(fitted):
+        x, y = PAD + (i % cols) * (cell + PAD), PAD + (i // cols) * (cell_h + 26 + PAD)
+        sheet.paste(img, (x, y))
+        draw.text((x, y + img.height + 5), _ellipsize(draw, label, font, cell), fill=INK, font=font)
+    return sheet
+
+
 def contact_sheet(records: list[dict[str, Any]], out: Path, content: Image.Image, styles: Sequence[Image.Image],
                   varied: Sequence[str]) -> Image.Image:
     """Draw the sheet for ``records`` (in cell order) whose images live under ``out``."""

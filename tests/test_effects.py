@@ -1,0 +1,200 @@
+"""Every setting must act: changing it changes the output (or the value it must change), in the expected
+direction where there is one. A flag that is parsed, recorded and then ignored fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from stylo import losses, optimize
+from stylo.backbones import load_backbone
+from stylo.config import FIELDS, Settings
+from stylo.image import resize, to_tensor
+from stylo.objective import Objective, compute_targets
+
+BASE = Settings(size=48, steps=3, coarse_steps=2, scales=2, seed=0, precision="fp32", device="cpu")
+
+# For each setting, a value that must change the output of BASE (two styles where it takes two).
+CASES: dict[str, Any] = {
+    "content_weight": 100.0, "style_weight": 10.0, "tv_weight": 1e10, "normalization": "paper",
+    "content_layers": ("relu2_2",), "content_layer_weights": (30.0,), "style_layers": ("relu1_1", "relu3_1"),
+    "style_layer_weights": (1e-2, 1e-5, 1e-5, 1e-6, 1e-6), "pooling": "avg", "optimizer": "adam",
+    "steps": 6, "coarse_steps": 5, "lr": 3.0, "scales": 1, "init": "style", "size": 40, "style_size": 24,
+    "resample": "bilinear", "preserve_color": "luminance", "style_blend": (1.0, 3.0), "style_scale": (2.0, 0.5),
+    "precision": "bf16",
+}
+# Settings that by design do not change the picture here, each with its own test elsewhere.
+NO_EFFECT = {
+    "seed": "only noise init draws from it (test_seed_changes_a_noise_start)",
+    "model": "VGG11/13/16 need weights that cannot be fetched offline (test_backbones)",
+    "weights": "a state-dict file (test_backbones)",
+    "device": "auto is the CPU on this machine (test_device)",
+    "max_memory": "a bound on sizes, not a look (test_reliability)",
+}
+
+
+def test_every_setting_is_covered() -> None:
+    assert set(CASES) | set(NO_EFFECT) == set(FIELDS) and not set(CASES) & set(NO_EFFECT)
+
+
+def run(settings: Settings, content: Image.Image, style: Image.Image) -> np.ndarray:
+    styles = [style, style.transpose(Image.Transpose.FLIP_LEFT_RIGHT).rotate(90, expand=True)] \
+        if settings.style_blend or settings.style_scale else [style]
+    return np.asarray(optimize.stylize(content, styles, settings), dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def pair(small_images) -> tuple[Image.Image, Image.Image]:
+    return Image.open(small_images[0]).convert("RGB"), Image.open(small_images[1]).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def baseline(pair) -> dict[str, np.ndarray]:
+    cache: dict[str, np.ndarray] = {"one": run(BASE, *pair)}
+    cache["two"] = run(BASE.replace(style_blend=(1.0, 1.0)), *pair)
+    return cache
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_changing_a_setting_changes_the_output(pair, baseline, name: str) -> None:
+    changed = BASE.replace(**{name: CASES[name]})
+    two = name in ("style_blend", "style_scale")
+    reference = baseline["two"] if two else baseline["one"]
+    if two:
+        changed = changed.replace(style_blend=changed.style_blend or (1.0, 1.0))
+    out = run(changed, *pair)
+    if out.shape != reference.shape:
+        return  # size changes the shape: it acted
+    # runs are deterministic (fp32 on the CPU): an ignored setting gives the very same pixels
+    assert np.abs(out - reference).mean() > 0.01, f"{name}={CASES[name]!r} left the picture unchanged"
+
+
+def test_seed_changes_a_noise_start(pair) -> None:
+    s = BASE.replace(init="noise")
+    assert np.abs(run(s, *pair) - run(s.replace(seed=1), *pair)).mean() > 1
+
+
+def test_avg_pooling_averages_and_max_pooling_takes_the_maximum() -> None:
+    x = torch.rand(1, 3, 32, 32)
+    avg, mx = load_backbone(pooling="avg", last="pool1"), load_backbone(pooling="max", last="pool1")
+    fa, fm = avg(x, ["relu1_2", "pool1"]), mx(x, ["relu1_2", "pool1"])
+    torch.testing.assert_close(fa["pool1"], F.avg_pool2d(fa["relu1_2"], 2))
+    torch.testing.assert_close(fm["pool1"], F.max_pool2d(fm["relu1_2"], 2))
+    assert not torch.allclose(fa["pool1"], fm["pool1"])
+
+
+def test_the_run_uses_the_pooling_it_was_asked_for(pair, monkeypatch) -> None:
+    from stylo import optimize as opt
+
+    asked: list[str] = []
+    real = opt.shared_backbone
+
+    def spy(model: str, weights: Any, pooling: str, last: str) -> Any:
+        asked.append(pooling)
+        return real(model, weights, pooling, last=last)
+
+    monkeypatch.setattr(opt, "shared_backbone", spy)
+    run(BASE.replace(pooling="avg"), *pair)
+    assert asked == ["avg"]
+
+
+def total_variation(img: np.ndarray) -> float:
+    return float(np.abs(np.diff(img, axis=0)).mean() + np.abs(np.diff(img, axis=1)).mean())
+
+
+def test_tv_weight_makes_a_smoother_image(pair) -> None:
+    rough, smooth = run(BASE, *pair), run(BASE.replace(tv_weight=3e10), *pair)
+    assert total_variation(smooth) < 0.8 * total_variation(rough)
+
+
+def test_init_sets_the_start(pair) -> None:
+    content, style = pair
+    level = optimize.prepare_level(content, [style], [None], (48, 36), 1.0, BASE, torch.device("cpu"))
+    torch.testing.assert_close(optimize.initial_image(level, BASE, 0), level.content)
+    from_style = optimize.initial_image(level, BASE.replace(init="style"), 0)
+    assert from_style.shape == level.content.shape
+    torch.testing.assert_close(from_style, F.interpolate(level.styles[0], size=(36, 48), mode="bilinear"))
+    noise = optimize.initial_image(level, BASE.replace(init="noise"), 0)
+    assert noise.shape == level.content.shape and 0.45 < noise.mean().item() < 0.55
+    assert not torch.equal(noise, optimize.initial_image(level, BASE.replace(init="noise"), 1))
+
+
+def test_init_style_starts_nearer_the_style_colours(pair) -> None:
+    from stylo.metrics import color_distance
+
+    content, style = pair
+    out_content = Image.fromarray(run(BASE.replace(steps=1, scales=1), *pair).astype(np.uint8))
+    out_style = Image.fromarray(run(BASE.replace(steps=1, scales=1, init="style"), *pair).astype(np.uint8))
+    assert color_distance(out_style, style) < color_distance(out_content, style)
+
+
+@pytest.mark.parametrize("resample", ["lanczos", "bicubic", "bilinear"])
+def test_resample_is_the_filter_of_every_input(pair, resample: str) -> None:
+    content, style = pair
+    s = BASE.replace(resample=resample)
+    level = optimize.prepare_level(content, [style], [None], (40, 30), 1.0, s, torch.device("cpu"))
+    torch.testing.assert_close(level.content, to_tensor(resize(content, (40, 30), resample)))
+    size = optimize.style_size_for(style, (40, 30), s, 1.0)
+    torch.testing.assert_close(level.styles[0], to_tensor(resize(style, size, resample)))
+
+
+def test_the_hand_over_adds_the_missing_detail(pair) -> None:
+    content, style = pair
+    coarse = optimize.prepare_level(content, [style], [None], (24, 18), 0.5, BASE, torch.device("cpu"))
+    fine = optimize.prepare_level(content, [style], [None], (48, 36), 1.0, BASE, torch.device("cpu"))
+    image = torch.rand(1, 3, 18, 24)
+    out = optimize.upsample_with_detail(image, coarse.content, fine.content)
+
+    def up(t: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(t, size=(36, 48), mode="bicubic", align_corners=False)
+
+    torch.testing.assert_close(out, (up(image) + fine.content - up(coarse.content)).clamp(0, 1))
+
+
+def test_the_hand_over_starts_the_next_level_at_a_lower_loss(pair) -> None:
+    """The coarse result plus the content's missing detail scores better at full size than the coarse
+    result merely upsampled: the next level starts lower."""
+    content, style = pair
+    net = load_backbone(last="relu5_1")
+    s = BASE.replace(size=96, scales=1, steps=8)
+    coarse_img = optimize.stylize(content, style, s.replace(size=48))
+    coarse = optimize.prepare_level(content, [style], [None], (48, 36), 0.5, s, torch.device("cpu"))
+    fine = optimize.prepare_level(content, [style], [None], (96, 72), 1.0, s, torch.device("cpu"))
+    objective = Objective(net, compute_targets(net, s, fine.content, fine.styles, None), s, [1.0], None)
+    x = to_tensor(coarse_img)
+    with torch.no_grad():
+        handed = objective(optimize.upsample_with_detail(x, coarse.content, fine.content)).total.item()
+        plain = objective(F.interpolate(x, size=(72, 96), mode="bicubic", align_corners=False).clamp(0, 1))
+    assert handed < 0.9 * plain.total.item()
+
+
+def test_the_tv_term_is_in_the_objective(pair) -> None:
+    content, style = pair
+    net = load_backbone(last="relu5_1")
+    s = BASE.replace(tv_weight=2.0)
+    level = optimize.prepare_level(content, [style], [None], (48, 36), 1.0, s, torch.device("cpu"))
+    objective = Objective(net, compute_targets(net, s, level.content, level.styles, None), s, [1.0], None)
+    x = torch.rand(1, 3, 36, 48)
+    with torch.no_grad():
+        parts = objective(x)
+    assert parts.tv.item() == pytest.approx(losses.total_variation(x).item())
+    assert parts.total.item() == pytest.approx(parts.content.item() + 1e3 * parts.style.item() + 2.0 * parts.tv.item(),
+                                               rel=1e-5)
+
+
+def test_every_setting_reaches_the_manifest(tmp_path: Path, small_images) -> None:
+    from stylo.render import Job, render
+
+    skip = ("style_blend", "style_scale", "precision", "style_layer_weights")
+    s = BASE.replace(**{k: v for k, v in CASES.items() if k not in skip})
+    done = render(Job(small_images[0], (small_images[1],), tmp_path / "o.png", s))
+    recorded = done.manifest["settings"]
+    for name in CASES:
+        if name in s.to_dict():
+            assert recorded[name] == s.to_dict()[name], name
