@@ -14,7 +14,8 @@ from stylo.config import Settings
 from stylo.errors import StyloError
 from stylo.image import to_tensor
 
-S = Settings(size=64, steps=12, coarse_steps=3, scales=1, seed=3, precision="fp32", device="cpu")
+S = Settings(size=64, steps=12, coarse_steps=3, scales=1, seed=3, precision="fp32", device="cpu", init="content",
+             style_weight=1e3, tv_weight=0.0)
 
 
 def load(small_images: tuple[Path, Path]) -> tuple[Image.Image, Image.Image]:

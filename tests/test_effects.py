@@ -18,14 +18,15 @@ from stylo.config import FIELDS, Settings
 from stylo.image import resize, to_tensor
 from stylo.objective import Objective, compute_targets
 
-BASE = Settings(size=48, steps=3, coarse_steps=2, scales=2, seed=0, precision="fp32", device="cpu")
+BASE = Settings(size=48, steps=3, coarse_steps=2, scales=2, seed=0, precision="fp32", device="cpu", init="content",
+                coarsest=16, tv_weight=0.0, style_weight=1e3)
 
 # For each setting, a value that must change the output of BASE (two styles where it takes two).
 CASES: dict[str, Any] = {
     "content_weight": 100.0, "style_weight": 10.0, "tv_weight": 1e10, "normalization": "paper",
     "content_layers": ("relu2_2",), "content_layer_weights": (30.0,), "style_layers": ("relu1_1", "relu3_1"),
     "style_layer_weights": (1e-2, 1e-5, 1e-5, 1e-6, 1e-6), "pooling": "avg", "optimizer": "adam",
-    "steps": 6, "coarse_steps": 5, "lr": 3.0, "scales": 1, "init": "style", "size": 40, "style_size": 24,
+    "steps": 6, "coarse_steps": 5, "lr": 3.0, "scales": 1, "coarsest": 40, "init": "style", "size": 40, "style_size": 24,
     "resample": "bilinear", "preserve_color": "luminance", "style_blend": (1.0, 3.0), "style_scale": (2.0, 0.5),
     "precision": "bf16",
 }
@@ -123,6 +124,19 @@ def test_init_sets_the_start(pair) -> None:
     noise = optimize.initial_image(level, BASE.replace(init="noise"), 0)
     assert noise.shape == level.content.shape and 0.45 < noise.mean().item() < 0.55
     assert not torch.equal(noise, optimize.initial_image(level, BASE.replace(init="noise"), 1))
+
+
+def test_init_feedforward_starts_from_a_painting_of_the_content(pair) -> None:
+    from stylo.feedforward import feedforward
+    from stylo.image import to_pil
+
+    content, style = pair
+    level = optimize.prepare_level(content, [style], [None], (48, 36), 1.0, BASE, torch.device("cpu"))
+    start = optimize.initial_image(level, BASE.replace(init="feedforward"), 0)
+    expected = to_tensor(feedforward(to_pil(level.content_rgb), [to_pil(level.styles[0])], [1.0]))
+    torch.testing.assert_close(start, expected)
+    grey = optimize.initial_image(level, BASE.replace(init="feedforward", preserve_color="luminance"), 0)
+    assert torch.allclose(grey[:, 0], grey[:, 1]) and torch.allclose(grey[:, 1], grey[:, 2])  # luminance only
 
 
 def test_init_style_starts_nearer_the_style_colours(pair) -> None:

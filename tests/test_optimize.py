@@ -11,7 +11,8 @@ from stylo import optimize
 from stylo.config import Settings
 from stylo.errors import StyloError
 
-TINY = Settings(size=64, steps=6, coarse_steps=3, scales=1, seed=3, precision="fp32", device="cpu")
+TINY = Settings(size=64, steps=6, coarse_steps=3, scales=1, seed=3, precision="fp32", device="cpu", init="content",
+                coarsest=16, tv_weight=0.0, style_weight=1e3)
 
 
 def images(small_images: tuple[Path, Path]) -> tuple[Image.Image, Image.Image]:
@@ -44,6 +45,8 @@ def test_scale_sizes() -> None:
     assert optimize.scale_sizes((512, 384), 3, 16) == [(128, 96), (256, 192), (512, 384)]
     assert optimize.scale_sizes((40, 20), 3, 16) == [(16, 16), (20, 16), (40, 20)]
     assert optimize.scale_sizes((16, 16), 4, 16) == [(16, 16)]
+    assert optimize.scale_sizes((512, 384), 3, 16, coarsest=256) == [(256, 192), (512, 384)]
+    assert optimize.scale_sizes((200, 100), 3, 16, coarsest=256) == [(200, 100)]  # the full size always runs
 
 
 def test_stop_request_returns_current_image_at_full_size(small_images, vgg19) -> None:

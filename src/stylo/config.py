@@ -22,7 +22,7 @@ from stylo.errors import StyloError
 from stylo.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, MODELS, channels, check_layers
 
 Optimizer = Literal["lbfgs", "adam"]
-Init = Literal["content", "noise", "style"]
+Init = Literal["feedforward", "content", "noise", "style"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Model = Literal["vgg19", "vgg16", "vgg13", "vgg11"]
@@ -31,6 +31,7 @@ MAX_WEIGHT = 1e12  # loss weights beyond this overflow bf16 activations' product
 MAX_STEPS = 100_000
 MAX_SCALES = 8  # 2^7 = 128× smaller than the output: below the network's 16 px at any printable size
 MAX_ITEMS = 32  # layers, layer weights, styles
+MAX_SIDE = 65_536  # px: no side of any image goes beyond this, whatever the memory budget
 
 
 def setting(default: Any, help: str, *, metavar: str | None = None, default_text: str | None = None,
@@ -48,9 +49,10 @@ class Settings:
 
     # Objective (Eq. 7): α·L_content + β·L_style (+ tv_weight·TV)
     content_weight: float = setting(1.0, "α of Eq. 7", metavar="ALPHA", low=0, high=MAX_WEIGHT)
-    style_weight: float = setting(1e3, "β of Eq. 7 (α/β = 10⁻³, the report's choice)", metavar="BETA", low=0,
-                                  high=MAX_WEIGHT)
-    tv_weight: float = setting(0.0, "total-variation smoothing", metavar="X", low=0, high=MAX_WEIGHT)
+    style_weight: float = setting(20.0, "β of Eq. 7 (α/β = 5·10⁻², neural-style's balance; the report's 10⁻³ "
+                                  "pastes the painting's objects)", metavar="BETA", low=0, high=MAX_WEIGHT)
+    tv_weight: float = setting(1e7, "total-variation smoothing (a light default against VGG's grain)", metavar="X",
+                               low=0, high=MAX_WEIGHT)
     normalization: Literal["mean", "paper"] = setting("mean", "loss normalization, see below")
     content_layers: tuple[str, ...] = setting((GATYS_CONTENT_LAYER,), "content layers", metavar="L")
     content_layer_weights: tuple[float, ...] | None = setting(
@@ -66,15 +68,18 @@ class Settings:
     pooling: Literal["max", "avg"] = setting("max", "pooling layers of the network")
     # Optimization
     optimizer: Optimizer = setting("lbfgs", "image optimizer")
-    steps: int = setting(22, "optimizer steps at the full size", metavar="N", low=1, high=MAX_STEPS)
-    coarse_steps: int = setting(50, "steps on each smaller pyramid level (a step there costs ¼ or 1/16)",
+    steps: int = setting(6, "optimizer steps at the full size", metavar="N", low=1, high=MAX_STEPS)
+    coarse_steps: int = setting(12, "steps on each smaller pyramid level (a step there costs ¼ or 1/16)",
                                 metavar="N", low=1, high=MAX_STEPS)
     lr: float | None = setting(None, "L-BFGS: largest pixel change of its first step, in 0–255 units; "
                                "Adam: step size in [0, 1] image units", metavar="X",
                                default_text="1 (L-BFGS), 0.02 (Adam)", low=0, high=1e3)
-    scales: int = setting(3, "coarse-to-fine levels (each half the size of the next); 1 = full size only",
+    scales: int = setting(2, "coarse-to-fine levels (each half the size of the next); 1 = full size only",
                           metavar="N", low=1, high=MAX_SCALES)
-    init: Init = setting("content", "starting image")
+    coarsest: int = setting(256, "long side of the smallest pyramid level; smaller levels are skipped (they "
+                            "paste the painting's objects)", metavar="PX", low=16, high=MAX_SIDE)
+    init: Init = setting("feedforward", "starting image: feedforward = a feed-forward network's painting "
+                         "(Magenta, 0.3 s), content = the photo")
     seed: int | None = setting(None, "random seed; recorded in the output either way", metavar="N",
                                default_text="drawn", low=0, high=2**63 - 1)
     # Images

@@ -36,6 +36,7 @@ from stylo.objective import LossParts, Objective, compute_targets
 from stylo.steppers import PIXEL_SCALE, make_optimizer
 
 SCALE_RATIO = 2.0  # each coarser level has half the side of the next
+ETA_MIN_STEPS = 3  # steps of a level measured before the time left is estimated
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Step:
     style_loss: float
     tv_loss: float
     elapsed: float  # seconds since the start of the run
-    eta: float  # estimated seconds left
+    eta: float  # estimated seconds left; NaN while it is being estimated (the first steps of a level)
     tensor: torch.Tensor = field(repr=False)  # the current image (1, 3, H, W) in [0, 1]; do not modify
     finish: Callable[[torch.Tensor], torch.Tensor] | None = field(repr=False, default=None)
 
@@ -87,12 +88,16 @@ class Level:
     coverage: torch.Tensor | None  # where any style applies; 0 marks protected pixels
 
 
-def scale_sizes(size: tuple[int, int], scales: int, minimum: int) -> list[tuple[int, int]]:
-    """(width, height) of each pyramid level, coarsest first, each side at least ``minimum`` px."""
+def scale_sizes(size: tuple[int, int], scales: int, minimum: int, coarsest: int = 0) -> list[tuple[int, int]]:
+    """(width, height) of each pyramid level, coarsest first, each side at least ``minimum`` px. Levels whose
+    long side would fall below ``coarsest`` are left out: at a quarter of 512 px, relu5_1 sees the whole
+    picture, and matching Gram matrices there rebuilds the painting's objects (docs/benchmarks.md, "Look")."""
     out: list[tuple[int, int]] = []
     for level in reversed(range(scales)):
         factor = SCALE_RATIO**level
         w, h = max(minimum, round(size[0] / factor)), max(minimum, round(size[1] / factor))
+        if level > 0 and max(w, h) < coarsest:
+            continue
         if (w, h) not in out:
             out.append((w, h))
     return out
@@ -160,9 +165,16 @@ def upsample_with_detail(image: torch.Tensor, coarse_content: torch.Tensor, cont
     return (up(image) + content - up(coarse_content)).clamp(0, 1)
 
 
-def initial_image(level: Level, s: Settings, seed: int) -> torch.Tensor:
+def initial_image(level: Level, s: Settings, seed: int, blend: Sequence[float] = (1.0,)) -> torch.Tensor:
+    """The first level's start: the content, a feed-forward painting of it, the (first) style, or noise."""
     if s.init == "content":
         return level.content.clone()
+    if s.init == "feedforward":
+        from stylo.feedforward import feedforward
+
+        painted = to_tensor(feedforward(to_pil(level.content_rgb), [to_pil(t) for t in level.styles], blend))
+        painted = painted.to(level.content.device)
+        return color.gray(color.luminance(painted)) if s.preserve_color == "luminance" else painted
     if s.init == "style":
         return F.interpolate(level.styles[0], size=level.content.shape[-2:], mode="bilinear", align_corners=False)
     generator = torch.Generator().manual_seed(seed)
@@ -179,7 +191,6 @@ class _Run:
     sizes: list[tuple[int, int]]
     start: float = field(default_factory=time.perf_counter)
     step: int = 0
-    work_done: float = 0.0  # steps weighted by pixels
     interrupted: bool = False
     history: list[float] = field(default_factory=list)
     finish: Callable[[torch.Tensor], torch.Tensor] | None = None  # the current level's preview transform
@@ -191,11 +202,18 @@ class _Run:
     def total_steps(self) -> int:
         return sum(self.steps_at(level) for level in range(len(self.sizes)))
 
-    def eta(self) -> float:
-        total_work = sum(self.steps_at(i) * w * h for i, (w, h) in enumerate(self.sizes))
-        if self.work_done <= 0:
-            return 0.0
-        return (time.perf_counter() - self.start) / self.work_done * (total_work - self.work_done)
+    def eta(self, level: int, level_steps: int, level_seconds: float) -> float:
+        """Seconds left, from the measured cost of this level's steps (the first excluded: it includes the
+        level's set-up) scaled by pixels to the levels still to come; NaN until ``ETA_MIN_STEPS`` are measured."""
+        if level_steps < ETA_MIN_STEPS:
+            return math.nan
+        per_step = level_seconds / (level_steps - 1)
+        w, h = self.sizes[level]
+        left = (self.steps_at(level) - level_steps) * per_step
+        for later in range(level + 1, len(self.sizes)):
+            lw, lh = self.sizes[later]
+            left += self.steps_at(later) * per_step * (lw * lh) / (w * h)
+        return left
 
     def stop_requested(self) -> bool:
         if self.should_stop is not None and self.should_stop():
@@ -209,7 +227,7 @@ def run_scale(image: torch.Tensor, objective: Objective, run: _Run, level: int,
     x = (image.detach() * PIXEL_SCALE).contiguous()
     stepper = make_optimizer(x, objective, run.settings, grad_mask)
     w, h = run.sizes[level]
-    steps_before = run.step
+    steps_before, first_done = run.step, 0.0
     for _ in range(run.steps_at(level)):
         if run.stop_requested():
             break
@@ -218,12 +236,14 @@ def run_scale(image: torch.Tensor, objective: Objective, run: _Run, level: int,
             raise RunError("the optimization diverged (the loss is not finite); lower lr or the loss weights",
                            settings=("lr",))
         run.step += 1
-        run.work_done += w * h
         run.history.append(parts.total.item())
+        now = time.perf_counter()
+        first_done = first_done or now
+        eta = run.eta(level, run.step - steps_before, now - first_done)
         if run.on_step is not None:
             run.on_step(Step(run.step, run.total_steps, level + 1, len(run.sizes), (w, h), parts.total.item(),
                              parts.content.item(), parts.style.item(), parts.tv.item(),
-                             time.perf_counter() - run.start, run.eta(), x.detach() / PIXEL_SCALE, run.finish))
+                             now - run.start, eta, x.detach() / PIXEL_SCALE, run.finish))
     if run.step == steps_before:  # stopped before the first step of this level
         with torch.no_grad():
             return x / PIXEL_SCALE, objective(x / PIXEL_SCALE)
@@ -242,7 +262,7 @@ def run_levels(run: _Run, net: VGGFeatures, content: Image.Image, styles: list[I
         level = prepare_level(content, styles, masks, size, size[0] / final_w, s, device, minimum)
         targets = compute_targets(net, s, level.content, level.styles, autocast, level.masks)
         objective = Objective(net, targets, s, blend, autocast)
-        image = initial_image(level, s, seed) if previous is None else \
+        image = initial_image(level, s, seed, blend) if previous is None else \
             upsample_with_detail(image, previous.content, level.content)
         if level.coverage is not None:  # protected pixels start from, and stay at, the content
             image = image * level.coverage + level.content * (1 - level.coverage)
@@ -311,7 +331,7 @@ def stylize_result(
         net = shared_backbone(s.model, s.weights, s.pooling, last=deepest_layer(s.model, layers).name)
     net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
-    run = _Run(s, on_step, should_stop, scale_sizes(final, s.scales, minimum))
+    run = _Run(s, on_step, should_stop, scale_sizes(final, s.scales, minimum, s.coarsest))
     image, parts = run_levels(run, net, content_img, style_imgs, mask_imgs, blend, seed, device, autocast)
     if image.shape[-1] != final[0]:  # interrupted on a coarse level: deliver the requested size anyway
         image = F.interpolate(image, size=(final[1], final[0]), mode="bicubic", align_corners=False).clamp(0, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import TextIO
 
@@ -20,7 +21,8 @@ def format_step(step: Step) -> str:
     return (
         f"step {step.step}/{step.total_steps}  level {step.scale}/{step.scales} {w}x{h}  "
         f"loss {step.loss:.4g} (content {step.content_loss:.3g}, style {step.style_loss:.3g})  "
-        f"{format_duration(step.elapsed)} elapsed, {format_duration(step.eta)} left"
+        f"{format_duration(step.elapsed)} elapsed, "
+        + ("estimating time left" if math.isnan(step.eta) else f"{format_duration(step.eta)} left")
     )
 
 

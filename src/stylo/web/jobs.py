@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -102,7 +103,8 @@ class JobQueue:
             now = time.monotonic()
             event: dict[str, Any] = {"type": "step", "step": step.step, "total": step.total_steps,
                                      "loss": step.loss, "content": step.content_loss, "style": step.style_loss,
-                                     "level": step.scale, "levels": step.scales, "eta": step.eta}
+                                     "level": step.scale, "levels": step.scales,
+                                     "eta": None if math.isnan(step.eta) else step.eta}
             if now - last_frame[0] >= FRAME_INTERVAL_S or step.step == step.total_steps:
                 last_frame[0] = now
                 frame = f"{run_id}-frame.png"
