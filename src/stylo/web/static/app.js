@@ -1,13 +1,21 @@
 "use strict";
+// The studio page. Every text that comes from data is inserted as text (textContent via h()), never as HTML.
 const $ = (sel) => document.querySelector(sel);
-const state = { content: null, style: null, contentLabel: "", styleLabel: "", run: null, source: null, history: [] };
+const state = { content: null, style: null, contentLabel: "", styleLabel: "", run: null, source: null,
+  history: [], marks: [], active: false, result: null };
 const PRESETS = {
   default: { style_layers: null, style_layer_weights: null },
   fine: { style_layers: ["relu1_1", "relu2_1", "relu3_1"], style_layer_weights: null },
   coarse: { style_layers: ["relu3_1", "relu4_1", "relu5_1"], style_layer_weights: null },
   equal: { style_layers: ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], style_layer_weights: [2e-5, 2e-5, 2e-5, 2e-5, 2e-5] },
 };
-// Build elements from data: text always goes in as text (textContent), never as HTML.
+const PRESET_NAMES = { default: "balanced layers", fine: "fine textures", coarse: "large shapes", equal: "equal weights" };
+const COLOUR_NAMES = { none: "style colours", luminance: "keeps colours (luminance)", histogram: "keeps colours (histogram)" };
+const SUP = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹", ".": "·" };
+const SIZES = [256, 384, 512, 768, 1024, 1536, 2048];
+const SAVED = "stylo.settings";
+let DEFAULTS = null;
+
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -17,7 +25,6 @@ function h(tag, attrs = {}, ...children) {
   for (const c of children.flat()) if (c != null && c !== "") el.append(c instanceof Node ? c : String(c));
   return el;
 }
-const SUP = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", ".": "·" };
 
 async function api(path, options = {}) {
   const res = await fetch(path, options);
@@ -27,6 +34,19 @@ async function api(path, options = {}) {
 }
 
 function showError(msg) { $("#error").textContent = msg || ""; }
+function showUploadError(role, msg) {
+  $("#upload-error").textContent = msg ? `${role === "content" ? "Content photo" : "Style artwork"}: ${msg}` : "";
+  document.querySelectorAll(".drop").forEach((z) => z.classList.toggle("invalid", !!msg && z.dataset.role === role));
+}
+function say(text) { $("#status").textContent = text; }
+
+// ---- the α/β balance: one notation everywhere; the slider reads "more style" to the right ----
+function exponent(cw, sw) { return Math.round(Math.log10(cw / sw) * 10) / 10; }
+function ratioText(e) { return "α/β = 10" + String(e).split("").map((c) => SUP[c] ?? c).join(""); }
+
+function updateStartButton() {
+  $("#start").disabled = state.active || pendingUploads > 0 || !(state.content && state.style);
+}
 
 function setInput(role, upload, label) {
   state[role] = upload.id;
@@ -34,66 +54,81 @@ function setInput(role, upload, label) {
   const zone = $(`#drop-${role}`);
   const img = zone.querySelector("img");
   img.src = upload.url; img.hidden = false;
+  img.alt = `${role === "content" ? "content photo" : "style artwork"}: ${label}`;
   zone.classList.add("filled");
   zone.querySelector(".hint").hidden = true;
-  $("#start").disabled = !(state.content && state.style);
+  zone.setAttribute("aria-label", `${role === "content" ? "Content photo" : "Style artwork"}: ${label}. Press Enter to replace it`);
+  showUploadError(role, "");
+  updateStartButton();
+  if (!state.active && state.content && state.style && !state.result) say("Ready: press Start.");
 }
 
 let pendingUploads = 0;
 async function whileUploading(work) {
-  pendingUploads += 1; $("#start").disabled = true;
-  try { await work(); } finally {
-    pendingUploads -= 1;
-    $("#start").disabled = pendingUploads > 0 || !(state.content && state.style);
-  }
+  pendingUploads += 1; updateStartButton();
+  try { await work(); } finally { pendingUploads -= 1; updateStartButton(); }
 }
 
-async function uploadFile(role, file) {
-  showError("");
+async function uploadBlob(role, blob, name) {
   const form = new FormData();
-  form.append("file", file);
+  form.append("file", blob, name);
   await whileUploading(async () => {
-    try { setInput(role, await api("/api/uploads", { method: "POST", body: form }), file.name); }
-    catch (e) { showError(`${role}: ${e.message}`); }
+    try { setInput(role, await api("/api/uploads", { method: "POST", body: form }), name); }
+    catch (e) { showUploadError(role, e.message); }
+  });
+}
+
+async function useSample(role, name) {
+  await whileUploading(async () => {
+    try { setInput(role, await api("/api/uploads/sample", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) }), name); }
+    catch (e) { showUploadError(role, e.message); }
   });
 }
 
 function wireDrop(zone) {
   const role = zone.dataset.role, input = zone.querySelector("input");
   zone.addEventListener("click", () => input.click());
-  zone.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") input.click(); });
-  input.addEventListener("change", () => input.files[0] && uploadFile(role, input.files[0]));
+  zone.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
+  input.addEventListener("change", () => input.files[0] && uploadBlob(role, input.files[0], input.files[0].name));
   zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
   zone.addEventListener("drop", (e) => {
-    e.preventDefault(); zone.classList.remove("over");
-    if (e.dataTransfer.files[0]) uploadFile(role, e.dataTransfer.files[0]);
+    e.preventDefault(); e.stopPropagation(); zone.classList.remove("over");
+    const sample = e.dataTransfer.getData("application/x-stylo-sample");
+    if (sample) useSample(role, sample);
+    else if (e.dataTransfer.files[0]) uploadBlob(role, e.dataTransfer.files[0], e.dataTransfer.files[0].name);
   });
 }
+
+function caption(name) { return name.replace(/\.[a-z]+$/i, "").replace(/[-_]+/g, " "); }
 
 async function loadSamples() {
   const box = $("#samples");
   for (const s of await api("/api/samples")) {
-    const b = document.createElement("button");
-    b.type = "button"; b.title = s.name;
-    b.append(h("img", { src: s.url, alt: s.name }));
-    b.addEventListener("click", () => whileUploading(async () => {
-      const role = s.name.startsWith("tubingen") ? "content" : "style";
-      try { setInput(role, await api("/api/uploads/sample", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: s.name }) }), s.name); }
-      catch (e) { showError(e.message); }
-    }));
+    const b = h("button", { type: "button", class: "sample", draggable: "true", title: `Use ${caption(s.name)}` },
+      h("img", { src: s.url, alt: "" }), h("span", {}, caption(s.name)));
+    b.addEventListener("click", () => useSample(document.querySelector("input[name=target]:checked").value, s.name));
+    b.addEventListener("dragstart", (e) => e.dataTransfer.setData("application/x-stylo-sample", s.name));
     box.appendChild(b);
   }
 }
 
-function ratioText(v) { return "α/β = 10" + String(v).split("").map((c) => SUP[c] ?? c).join(""); }
+// ---- settings ----
+function presetOf(s) {
+  for (const [name, p] of Object.entries(PRESETS)) {
+    if (name === "default") continue;
+    if (JSON.stringify(p.style_layers) === JSON.stringify(s.style_layers) &&
+        JSON.stringify(p.style_layer_weights) === JSON.stringify(s.style_layer_weights ?? null)) return name;
+  }
+  return "default";
+}
 
 function readSettings() {
   const f = new FormData($("#settings"));
-  const ratio = Number(f.get("ratio"));
+  const strength = Number(f.get("strength"));
   const s = {
     size: Number(f.get("size")), steps: Number(f.get("steps")), coarse_steps: Number(f.get("coarse_steps")),
-    scales: Number(f.get("scales")), content_weight: 1.0, style_weight: Math.pow(10, -ratio),
+    scales: Number(f.get("scales")), content_weight: 1.0, style_weight: Number(Math.pow(10, strength).toPrecision(3)),
     preserve_color: f.get("preserve_color"),
   };
   if (f.get("seed") !== "") s.seed = Number(f.get("seed"));
@@ -105,135 +140,18 @@ function readSettings() {
 
 function fillSettings(s) {
   const form = $("#settings");
+  if (s.size != null && ![...form.size.options].some((o) => Number(o.value) === s.size)) {
+    form.size.append(h("option", { value: String(s.size) }, String(s.size)));  // a size made elsewhere
+  }
   for (const key of ["size", "steps", "coarse_steps", "scales", "preserve_color"]) if (form[key] && s[key] != null) form[key].value = s[key];
   form.seed.value = s.seed ?? "";
-  const ratio = Math.round(Math.log10(s.content_weight / s.style_weight) * 2) / 2;
-  form.ratio.value = ratio; $("#ratio-out").textContent = ratioText(ratio);
+  form.strength.value = -exponent(s.content_weight, s.style_weight);
+  $("#ratio-out").textContent = ratioText(-Number(form.strength.value));  // what the slider holds
+  form.preset.value = presetOf(s);
 }
 
-function drawCurve() {
-  const c = $("#curve"), ctx = c.getContext("2d"), h = state.history;
-  ctx.clearRect(0, 0, c.width, c.height);
-  if (h.length < 2) return;
-  const logs = h.map((v) => Math.log10(Math.max(v, 1e-12)));
-  const lo = Math.min(...logs), hi = Math.max(...logs), span = hi - lo || 1;
-  ctx.strokeStyle = "#2b4c9b"; ctx.lineWidth = 2; ctx.beginPath();
-  logs.forEach((v, i) => {
-    const x = 8 + (i / (logs.length - 1)) * (c.width - 16), y = 8 + (1 - (v - lo) / span) * (c.height - 16);
-    i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
-  });
-  ctx.stroke();
-  ctx.fillStyle = "#6d675f"; ctx.font = "11px system-ui";
-  const level = state.level ? ` · level ${state.level}` : "";
-  ctx.fillText(`loss ${h[h.length - 1].toExponential(2)} (log scale${level})`, 10, c.height - 8);
-}
+function remember() { try { localStorage.setItem(SAVED, JSON.stringify(readSettings())); } catch (e) { /* private mode */ } }
 
-function follow(run) {
-  state.run = run.id; state.history = []; state.level = null;
-  $("#cancel").disabled = false; $("#download").hidden = true;
-  if (state.source) state.source.close();
-  const src = new EventSource(`/api/runs/${run.id}/events`);
-  state.source = src;
-  src.onmessage = (msg) => {
-    const ev = JSON.parse(msg.data);
-    if (ev.type === "snapshot" && ev.history && ev.status === "running") state.history = ev.history.slice();
-    if (ev.type === "step") {
-      if (ev.level !== state.level) { state.level = ev.level; state.history = []; }  // one curve per level
-      state.history.push(ev.loss);
-      $("#bar").style.width = `${(100 * ev.step) / ev.total}%`;
-      $("#status").textContent = `step ${ev.step}/${ev.total} · level ${ev.level}/${ev.levels} · loss ${ev.loss.toExponential(3)} · ${Math.round(ev.eta)} s left`;
-      if (ev.frame) showPreview(`/api/runs/${run.id}/frame?step=${ev.step}`);
-      drawCurve();
-    }
-    if (ev.type === "start") $("#status").textContent = "running…";
-    if (ev.type === "end" || (ev.type === "snapshot" && !["queued", "running"].includes(ev.status))) {
-      src.close(); finished(ev);
-    }
-  };
-  src.onerror = () => { src.close(); };
-  $("#status").textContent = "queued…";
-}
-
-function showPreview(url) {
-  const img = $("#preview");
-  img.src = url; img.hidden = false; $("#preview-hint").hidden = true;
-}
-
-function finished(run) {
-  $("#cancel").disabled = true;
-  if (run.status === "done") {
-    $("#bar").style.width = "100%";
-    showPreview(`/api/runs/${run.id}/image`);
-    const a = $("#download"); a.href = `/api/runs/${run.id}/image`; a.hidden = false;
-    $("#status").textContent = `done in ${run.seconds.toFixed(1)} s · loss ${run.loss.toExponential(3)} · seed ${run.settings.seed}`;
-  } else {
-    $("#status").textContent = `${run.status}${run.error ? ": " + run.error : ""}`;
-  }
-  loadGallery();
-}
-
-async function start(e) {
-  e.preventDefault(); showError("");
-  try {
-    const run = await api("/api/runs", {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ content: state.content, style: state.style, content_label: state.contentLabel, style_label: state.styleLabel, settings: readSettings() }),
-    });
-    follow(run); loadGallery();
-  } catch (err) { showError(err.message); }
-}
-
-const selected = new Set();
-
-function card(run) {
-  const s = run.settings, m = run.metrics || {};
-  const ratio = Math.log10(s.content_weight / s.style_weight).toFixed(1);
-  const thumb = h("div", { class: "thumb" });
-  if (run.result || run.frame) thumb.append(h("img", { src: `/api/runs/${run.id}/${run.result ? "image" : "frame"}`, alt: `${run.content_label} in the style of ${run.style_label}`, loading: "lazy" }));
-  const pick = h("input", { type: "checkbox", class: "pick" });
-  const open = h("button", { type: "button", class: "open" }, "Open in studio");
-  const el = h("article", { class: "card", "data-run": run.id }, thumb,
-    h("div", { class: "meta" },
-      h("span", {}, h("span", { class: `badge ${run.status}` }, run.status), " ", h("b", {}, run.content_label), " × ", h("b", {}, run.style_label)),
-      h("span", {}, `${s.size}px · ${s.steps} steps · α/β 10^${ratio} · seed ${s.seed}`),
-      h("span", {}, `${run.seconds ? run.seconds.toFixed(1) + " s" : ""}${m.ssim != null ? ` · SSIM ${m.ssim.toFixed(2)} · style ${m.style_distance_sum.toExponential(1)}` : ""}`)),
-    h("div", { class: "row" }, open, h("label", {}, pick, " compare")));
-  open.addEventListener("click", () => openInStudio(run));
-  pick.checked = selected.has(run.id);
-  pick.addEventListener("change", () => {
-    pick.checked ? selected.add(run.id) : selected.delete(run.id);
-    $("#compare-btn").disabled = selected.size !== 2;
-  });
-  return el;
-}
-
-let galleryRuns = [];
-async function loadGallery() {
-  galleryRuns = await api("/api/runs");
-  const g = $("#gallery");
-  g.replaceChildren(...galleryRuns.map(card));
-}
-
-function openInStudio(run) {
-  setInput("content", { id: run.content, url: `/api/uploads/${run.content}` }, run.content_label);
-  setInput("style", { id: run.style, url: `/api/uploads/${run.style}` }, run.style_label);
-  fillSettings(run.settings);
-  if (run.result) showPreview(`/api/runs/${run.id}/image`);
-  window.scrollTo({ top: 0, behavior: "smooth" });
-}
-
-function compare() {
-  const runs = galleryRuns.filter((r) => selected.has(r.id));
-  const box = $("#compare");
-  box.replaceChildren(...runs.map((r) => h("figure", {},
-    h("img", { src: `/api/runs/${r.id}/${r.result ? "image" : "frame"}`, alt: `${r.content_label} in the style of ${r.style_label}` }),
-    h("figcaption", {}, `${r.content_label} × ${r.style_label} · ${r.settings.size}px · α/β 10^${Math.log10(r.settings.content_weight / r.settings.style_weight).toFixed(1)} · ${r.status}`))));
-  box.hidden = false;
-}
-
-const SIZES = [256, 384, 512, 768, 1024, 1536, 2048];
-let DEFAULTS = null;
-// The form's choices and defaults come from the server (stylo.Settings), never from this page.
 async function loadLimits() {
   const limits = await api("/api/limits");
   DEFAULTS = limits.defaults;
@@ -243,15 +161,244 @@ async function loadLimits() {
   form.size.replaceChildren(...sizes.sort((a, b) => a - b).map((v) => h("option", { value: String(v) }, String(v))));
   for (const key of ["steps", "coarse_steps"]) form[key].max = limits.max_steps;
   fillSettings(DEFAULTS);
+  try { const saved = JSON.parse(localStorage.getItem(SAVED) || "null"); if (saved) fillSettings({ ...DEFAULTS, ...saved, seed: saved.seed }); }
+  catch (e) { /* ignore a broken saved value */ }
+}
+
+// ---- progress: one curve over all levels, with axes and the level changes marked ----
+function drawCurve() {
+  const c = $("#curve"), ratio = window.devicePixelRatio || 1;
+  const w = c.clientWidth || 520, hgt = c.clientHeight || 130;
+  if (c.width !== Math.round(w * ratio)) { c.width = Math.round(w * ratio); c.height = Math.round(hgt * ratio); }
+  const ctx = c.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, w, hgt);
+  const hist = state.history;
+  const left = 46, right = 10, top = 10, bottom = 22;
+  ctx.strokeStyle = "#8c8478"; ctx.lineWidth = 1; ctx.fillStyle = "#4f4a43"; ctx.font = "11px system-ui";
+  ctx.beginPath(); ctx.moveTo(left, top); ctx.lineTo(left, hgt - bottom); ctx.lineTo(w - right, hgt - bottom); ctx.stroke();
+  ctx.fillText("step", (left + w - right) / 2 - 10, hgt - 6);
+  if (hist.length < 1) { ctx.fillText("loss (log)", left + 6, top + 10); return; }
+  const logs = hist.map((v) => Math.log10(Math.max(v, 1e-12)));
+  const lo = Math.floor(Math.min(...logs)), hi = Math.ceil(Math.max(...logs)) || lo + 1, span = hi - lo || 1;
+  const total = Math.max(state.total || hist.length, hist.length);
+  const x = (i) => left + (i / Math.max(1, total - 1)) * (w - left - right);
+  const y = (v) => top + (1 - (v - lo) / span) * (hgt - top - bottom);
+  for (let e = lo; e <= hi; e++) { ctx.fillText(`1e${e}`, 4, y(e) + 4); }
+  ctx.fillText("1", left - 3, hgt - 6); ctx.fillText(String(total), w - right - ctx.measureText(String(total)).width, hgt - 6);
+  ctx.setLineDash([3, 3]); ctx.strokeStyle = "#b9b0a2";
+  for (const m of state.marks) { ctx.beginPath(); ctx.moveTo(x(m.at), top); ctx.lineTo(x(m.at), hgt - bottom); ctx.stroke(); ctx.fillText(`level ${m.level}`, x(m.at) + 3, top + 10); }
+  ctx.setLineDash([]); ctx.strokeStyle = "#2b4c9b"; ctx.lineWidth = 2; ctx.beginPath();
+  logs.forEach((v, i) => (i ? ctx.lineTo(x(i), y(v)) : ctx.moveTo(x(i), y(v))));
+  ctx.stroke();
+}
+
+function setBusy(active) {
+  state.active = active;
+  $("#cancel").disabled = !active;
+  $("#cancel-stage").hidden = !active;
+  updateStartButton();
+}
+
+function follow(runId) {
+  state.run = runId; state.history = []; state.marks = []; state.level = null; state.result = null;
+  setBusy(true);
+  $("#download").hidden = true; $("#reuse").hidden = true;
+  showShare(runId);
+  if (state.source) state.source.close();
+  const src = new EventSource(`/api/runs/${runId}/events`);
+  state.source = src;
+  src.onmessage = (msg) => {
+    const ev = JSON.parse(msg.data);
+    if (ev.type === "snapshot") {
+      if (ev.history && ev.history.length) { state.history = ev.history.slice(); drawCurve(); }
+      if (ev.frame) showPreview(`/api/runs/${runId}/frame?step=${ev.step}`, "the picture so far");
+      if (ev.status === "queued") say(ev.ahead ? `queued: ${ev.ahead} ${ev.ahead === 1 ? "run" : "runs"} ahead of this one` : "queued: starting…");
+      if (ev.status === "running") say(`running… step ${ev.step}`);
+    }
+    if (ev.type === "step") onStep(runId, ev);
+    if (ev.type === "start") say("running: the first steps…");
+    if (ev.type === "end" || (ev.type === "snapshot" && !["queued", "running"].includes(ev.status))) {
+      src.close(); state.source = null; finished(ev);
+    }
+  };
+  src.onerror = () => { if (src.readyState === EventSource.CLOSED) { state.source = null; } };
+  if (window.innerWidth < 860) $("#stage").scrollIntoView({ block: "start" });  // on a phone: show the progress
+}
+
+function onStep(runId, ev) {
+  if (ev.level !== state.level) { if (state.level != null) state.marks.push({ at: state.history.length, level: ev.level }); state.level = ev.level; }
+  state.history.push(ev.loss); state.total = ev.total;
+  const pct = Math.round((100 * ev.step) / ev.total);
+  $("#bar").style.width = `${pct}%`; $("#progress").setAttribute("aria-valuenow", String(pct));
+  const eta = ev.eta == null ? "estimating time left…" : `about ${Math.max(1, Math.round(ev.eta))} s left`;
+  const text = `step ${ev.step}/${ev.total} · level ${ev.level}/${ev.levels} · loss ${ev.loss.toExponential(2)} · ${eta}`;
+  $("#status").textContent = text;
+  if (ev.frame) showPreview(`/api/runs/${runId}/frame?step=${ev.step}`, "the picture so far");
+  drawCurve();
+}
+
+function showPreview(url, alt) {
+  const img = $("#preview");
+  img.src = url; img.alt = alt; img.hidden = false; $("#preview-hint").hidden = true;
+}
+
+function showShare(runId) {
+  const a = $("#share"); a.href = `#run=${runId}`; a.hidden = false;
+}
+
+function finished(run) {
+  setBusy(false);
+  if (run.status === "done") {
+    $("#bar").style.width = "100%"; $("#progress").setAttribute("aria-valuenow", "100");
+    showResult(run);
+    say(`done in ${run.seconds.toFixed(1)} s · loss ${run.loss.toExponential(2)} · seed ${run.settings.seed}`);
+  } else {
+    say(`${run.status}${run.error ? ": " + run.error : ""}`);
+  }
+  loadGallery();
+}
+
+function showResult(run) {
+  state.result = run.id;
+  showPreview(`/api/runs/${run.id}/image`, `${run.content_label} in the style of ${run.style_label}`);
+  const a = $("#download"); a.href = `/api/runs/${run.id}/image`; a.hidden = false;
+  $("#reuse").hidden = false;
+  showShare(run.id);
+}
+
+async function start(e) {
+  e.preventDefault(); showError("");
+  if (state.active) return;
+  setBusy(true);
+  remember();
+  try {
+    const run = await api("/api/runs", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ content: state.content, style: state.style, content_label: state.contentLabel, style_label: state.styleLabel, settings: readSettings() }),
+    });
+    history.replaceState(null, "", `#run=${run.id}`);
+    follow(run.id); loadGallery();
+  } catch (err) { setBusy(false); showError(err.message); }
+}
+
+// ---- gallery ----
+const selected = new Set();
+
+function describe(run) {
+  const s = run.settings;
+  const steps = run.total_steps || s.steps;
+  return [`${s.size}px · ${steps} steps · ${ratioText(exponent(s.content_weight, s.style_weight))}`,
+    `${PRESET_NAMES[presetOf(s)]} · ${COLOUR_NAMES[s.preserve_color] || s.preserve_color} · seed ${s.seed}`];
+}
+
+function card(run) {
+  const m = run.metrics || {};
+  const thumb = h("div", { class: "thumb" });
+  if (run.result || run.frame) thumb.append(h("img", { src: `/api/runs/${run.id}/${run.result ? "image" : "frame"}`, alt: `${run.content_label} in the style of ${run.style_label}`, loading: "lazy" }));
+  const pick = h("input", { type: "checkbox", class: "pick" });
+  const open = h("button", { type: "button", class: "open" }, "Open in studio");
+  const del = h("button", { type: "button", class: "delete secondary", "aria-label": `Delete run ${run.content_label} × ${run.style_label}` }, "Delete");
+  const [line1, line2] = describe(run);
+  const el = h("article", { class: "card", "data-run": run.id }, thumb,
+    h("div", { class: "meta" },
+      h("span", {}, h("span", { class: `badge ${run.status}` }, run.status), " ", h("b", {}, run.content_label), " × ", h("b", {}, run.style_label)),
+      h("span", {}, line1), h("span", {}, line2),
+      h("span", {}, `${run.seconds ? run.seconds.toFixed(1) + " s" : ""}${m.ssim != null ? ` · SSIM ${m.ssim.toFixed(2)} · style ${m.style_distance_sum.toExponential(1)}` : ""}`)),
+    h("div", { class: "row" }, open,
+      run.result ? h("a", { class: "download", href: `/api/runs/${run.id}/image`, download: `stylo-${run.id.slice(0, 8)}.png` }, "Download") : null,
+      ["queued", "running"].includes(run.status) ? null : del,
+      h("label", {}, pick, " compare")));
+  open.addEventListener("click", () => openInStudio(run));
+  del.addEventListener("click", async () => {
+    try { await api(`/api/runs/${run.id}`, { method: "DELETE" }); selected.delete(run.id); loadGallery(); }
+    catch (e) { showError(e.message); }
+  });
+  pick.checked = selected.has(run.id);
+  pick.addEventListener("change", () => {
+    pick.checked ? selected.add(run.id) : selected.delete(run.id);
+    $("#compare-btn").disabled = selected.size !== 2;
+  });
+  return el;
+}
+
+let galleryRuns = [];
+let galleryTimer = null;
+async function loadGallery() {
+  galleryRuns = await api("/api/runs");
+  $("#gallery").replaceChildren(...galleryRuns.map(card));
+  $("#compare-btn").disabled = selected.size !== 2;
+  clearTimeout(galleryTimer);  // while any run is going, keep the cards current
+  if (galleryRuns.some((r) => ["queued", "running"].includes(r.status))) galleryTimer = setTimeout(() => loadGallery().catch(() => {}), 4000);
+}
+
+function openInStudio(run) {
+  setInput("content", { id: run.content, url: `/api/uploads/${run.content}` }, run.content_label);
+  setInput("style", { id: run.style, url: `/api/uploads/${run.style}` }, run.style_label);
+  fillSettings(run.settings);
+  history.replaceState(null, "", `#run=${run.id}`);
+  if (["queued", "running"].includes(run.status)) { follow(run.id); return; }
+  if (run.result) { showResult(run); say(`opened a ${run.status} run: change the settings and press Start for another try`); }
+  else say(`opened a ${run.status} run${run.error ? " (" + run.error + ")" : ""}: press Start to try again`);
+  window.scrollTo({ top: 0, behavior: "smooth" });
+}
+
+function compare() {
+  const runs = galleryRuns.filter((r) => selected.has(r.id));
+  $("#compare").replaceChildren(...runs.map((r) => h("figure", {},
+    h("img", { src: `/api/runs/${r.id}/${r.result ? "image" : "frame"}`, alt: `${r.content_label} in the style of ${r.style_label}` }),
+    h("figcaption", {}, `${r.content_label} × ${r.style_label} · ${describe(r).join(" · ")} · ${r.status}`))));
+  $("#compare-box").hidden = false;
+  $("#compare-box").scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
+
+async function useResultAsContent() {
+  if (!state.result) return;
+  const blob = await (await fetch(`/api/runs/${state.result}/image`)).blob();
+  await uploadBlob("content", blob, `result-${state.result.slice(0, 6)}.png`);
+}
+
+// ---- start-up: defaults, a shared link, or a run that is going ----
+async function resume() {
+  const wanted = (location.hash.match(/run=([0-9a-f]{32})/) || [])[1];
+  if (wanted) {
+    try { openInStudio(await api(`/api/runs/${wanted}`)); return; }
+    catch (e) { showError(`the linked run: ${e.message}`); }
+  }
+  const active = (await api("/api/runs")).filter((r) => ["queued", "running"].includes(r.status));
+  if (active.length) openInStudio(active[0]);  // the newest run that is going: preview, progress and Cancel
+}
+
+async function waitUntilReady() {
+  for (;;) {
+    const health = await api("/api/health");
+    if (health.ready) return;
+    if (!state.active) say("loading the network… (the first time takes a few seconds)");
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll(".drop").forEach(wireDrop);
+  // a file dropped beside the zones must not make the browser leave the studio
+  for (const type of ["dragover", "drop"]) window.addEventListener(type, (e) => e.preventDefault());
   $("#settings").addEventListener("submit", start);
-  $("#cancel").addEventListener("click", () => state.run && api(`/api/runs/${state.run}/cancel`, { method: "POST" }).catch((e) => showError(e.message)));
-  $("#settings").ratio.addEventListener("input", (e) => { $("#ratio-out").textContent = ratioText(e.target.value); });
+  $("#settings").addEventListener("change", remember);
+  for (const id of ["#cancel", "#cancel-stage"]) {
+    $(id).addEventListener("click", () => state.run && api(`/api/runs/${state.run}/cancel`, { method: "POST" }).catch((e) => showError(e.message)));
+  }
+  $("#settings").strength.addEventListener("input", (e) => { $("#ratio-out").textContent = ratioText(-Number(e.target.value)); });
   $("#compare-btn").addEventListener("click", compare);
-  loadLimits().catch((e) => showError(e.message));
-  loadSamples().catch((e) => showError(e.message));
-  loadGallery().catch((e) => showError(e.message));
+  $("#compare-close").addEventListener("click", () => { $("#compare-box").hidden = true; });
+  $("#reuse").addEventListener("click", () => useResultAsContent().catch((e) => showError(e.message)));
+  window.addEventListener("hashchange", () => resume().catch((e) => showError(e.message)));
+  window.addEventListener("resize", drawCurve);
+  drawCurve();
+  (async () => {
+    await loadLimits();
+    await Promise.all([loadSamples(), loadGallery()]);
+    await resume();
+    await waitUntilReady();
+    if (!state.active && !state.result) say(state.content && state.style ? "Ready: press Start." : "Choose a content photo and a style.");
+  })().catch((e) => showError(e.message));
 });
