@@ -26,7 +26,8 @@ CASES: dict[str, Any] = {
     "content_weight": 100.0, "style_weight": 10.0, "tv_weight": 1e10, "normalization": "paper",
     "content_layers": ("relu2_2",), "content_layer_weights": (30.0,), "style_layers": ("relu1_1", "relu3_1"),
     "style_layer_weights": (1e-2, 1e-5, 1e-5, 1e-6, 1e-6), "pooling": "avg", "optimizer": "adam",
-    "steps": 6, "coarse_steps": 5, "lr": 3.0, "scales": 1, "coarsest": 40, "init": "style", "size": 40, "style_size": 24,
+    "steps": 6, "coarse_steps": 5, "lr": 3.0, "scales": 1, "coarsest": 40, "init": "style", "size": 40,
+    "style_size": 24,
     "resample": "bilinear", "preserve_color": "luminance", "style_blend": (1.0, 3.0), "style_scale": (2.0, 0.5),
     "precision": "bf16",
 }

@@ -103,3 +103,34 @@ def test_tensor_inputs_and_too_small_images(vgg19) -> None:
         optimize.stylize(Image.new("RGB", (400, 20)), Image.new("RGB", (64, 64)), TINY)
     with pytest.raises(StyloError, match="at least one style"):
         optimize.stylize(Image.new("RGB", (64, 64)), [], TINY)
+
+
+def test_time_left_is_estimated_from_measured_steps_weighted_by_pixels(small_images, vgg19) -> None:
+    import math
+
+    content, style = images(small_images)
+    steps: list[optimize.Step] = []
+    optimize.stylize_result(content, style, TINY.replace(scales=2, size=96, coarse_steps=4, steps=4), steps.append,
+                            net=vgg19)
+    level1 = [s for s in steps if s.scale == 1]
+    assert all(math.isnan(s.eta) for s in level1[: optimize.ETA_MIN_STEPS - 1])  # "estimating…"
+    measured = level1[optimize.ETA_MIN_STEPS - 1]
+    assert measured.eta > 0 and math.isfinite(measured.eta)
+    # the full-size level has 4× the pixels: its 4 steps weigh 4× a coarse step in the estimate
+    per_step = (measured.elapsed - level1[0].elapsed) / (optimize.ETA_MIN_STEPS - 1)
+    expected = (4 - optimize.ETA_MIN_STEPS) * per_step + 4 * per_step * 4
+    assert measured.eta == pytest.approx(expected, rel=0.35)
+    assert steps[-1].eta == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_progress_line_says_estimating_before_it_knows(small_images) -> None:
+    import io
+    import math
+
+    from stylo.progress import ProgressLine
+
+    stream = io.StringIO()
+    line = ProgressLine(stream)
+    step = optimize.Step(1, 10, 1, 1, (8, 8), 1.0, 1.0, 1.0, 0.0, 0.1, math.nan, torch.zeros(1, 3, 8, 8))
+    line(step)
+    assert "estimating time left" in stream.getvalue()
