@@ -16,9 +16,9 @@ $(CORE): pyproject.toml
 	$(PIP) -e .
 	touch $(CORE)
 
-# everything the tests need: dev tools, Ray, the studio's server, Playwright.
+# everything the tests need: dev tools, Ray, the studio's server, Playwright, PyAV and OpenCV for video.
 $(FULL): $(CORE)
-	$(PIP) -e ".[dev,cluster,web]"
+	$(PIP) -e ".[dev,cluster,web,video]"
 	touch $(FULL)
 
 setup: $(FULL)

@@ -38,6 +38,7 @@ NO_EFFECT = {
     "weights": "a state-dict file (test_backbones)",
     "device": "auto is the CPU on this machine (test_device)",
     "max_memory": "a bound on sizes, not a look (test_reliability)",
+    "temporal_weight": "acts between video frames only (test_video)",
 }
 
 

@@ -19,6 +19,7 @@ from stylo import __version__
 from stylo.errors import StyloError
 from stylo.experiments.commands import add_executor_flags, add_sweep_parser
 from stylo.options import add_setting_flags, flag_message, run_only_help, settings_from_namespace
+from stylo.video.commands import add_video_parser
 
 if TYPE_CHECKING:
     from stylo.config import Settings
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help=run_only_help("--quiet"))
     add_executor_flags(run)
     add_sweep_parser(sub)
+    add_video_parser(sub)
     serve = sub.add_parser("serve", help="the studio: a web page to stylize, watch and browse runs")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -141,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from stylo.experiments.commands import cmd_sweep
 
             return cmd_sweep(args, settings_from_args(args))
+        if args.command == "video":
+            from stylo.video.commands import cmd_video
+
+            return cmd_video(args, settings_from_args(args))
         if args.command == "serve":
             from stylo.web.serve import cmd_serve
 

@@ -62,7 +62,7 @@ class Settings:
         None, "ω_l of Eq. 5 (N_l = channels of layer l)", metavar="W", default_text="1/N_l² each", low=0,
         high=MAX_WEIGHT)
     # Network
-    model: Model = setting("vgg19", "backbone")
+    model: Model = setting("vgg19", "backbone", web=False)
     weights: str | None = setting(None, "a torchvision VGG state-dict file", metavar="PATH",
                                   default_text="bundled Caffe VGG19", web=False)
     pooling: Literal["max", "avg"] = setting("max", "pooling layers of the network")
@@ -97,6 +97,10 @@ class Settings:
     style_scale: tuple[float, ...] | None = setting(
         None, "each style image's size relative to the default (bigger = larger brush strokes)", metavar="S,S",
         default_text="1 each", low=0.05, high=20, csv=True)
+    # Video (Ruder et al. 2016)
+    temporal_weight: float = setting(1e7, "video: weight of the temporal loss that keeps each frame close to the "
+                                     "previous one warped by optical flow; 0 = each frame on its own", metavar="X",
+                                     low=0, high=MAX_WEIGHT)
     # Execution
     device: Device = setting("auto", "where to compute", web=False)
     precision: Precision = setting("auto", "auto: bf16 autocast on CPUs with AVX512-BF16/AMX and on GPUs, else fp32")

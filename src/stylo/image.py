@@ -21,6 +21,7 @@ from stylo.errors import StyloError
 
 MAX_PIXELS = 64_000_000  # refuse larger images before decoding them (decompression bombs)
 MANIFEST_KEY = "stylo"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}  # what a folder of images holds
 NAME_MAX = 255  # bytes in a file name on Linux, macOS and Windows file systems
 RANGE_TOLERANCE = 1e-3  # float rounding around [0, 1] that tensors may carry
 

@@ -101,6 +101,13 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return dh + dw
 
 
+def temporal_loss(image: torch.Tensor, warped: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Ruder et al. (2016), Eq. 7: the mean over pixels of ``mask`` · (image − warped previous frame)²,
+    ``image`` and ``warped`` (B, 3, H, W) in [0, 1], ``mask`` (B, 1, H, W) in [0, 1] (0: occluded or a
+    motion boundary, where the flow cannot be trusted)."""
+    return (mask * (image - warped) ** 2).mean() * 3.0  # the 3 channels count once, as in their sum / D
+
+
 def total_loss(
     content: torch.Tensor, style: torch.Tensor, tv: torch.Tensor, alpha: float, beta: float, tv_weight: float
 ) -> torch.Tensor:

@@ -29,6 +29,8 @@ class Targets:
     style_grams: list[dict[str, torch.Tensor]]
     # per style: its region of the output (1, 1, H, W) in [0, 1], or None for the whole image
     masks: list[torch.Tensor | None] = field(default_factory=list)
+    # video: the previous stylized frame warped to this one, and where that warp can be trusted
+    temporal: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def features(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], autocast: torch.dtype | None
@@ -101,4 +103,7 @@ class Objective:
         style = self.style_term(feats, image.device) if self.s.style_layers else zero
         tv = losses.total_variation(image) if self.s.tv_weight else zero
         total = losses.total_loss(content, style, tv, self.s.content_weight, self.s.style_weight, self.s.tv_weight)
+        if self.targets.temporal is not None and self.s.temporal_weight:
+            warped, mask = self.targets.temporal
+            total = total + self.s.temporal_weight * losses.temporal_loss(image, warped, mask)
         return LossParts(total, content, style, tv)

@@ -194,6 +194,8 @@ class _Run:
     interrupted: bool = False
     history: list[float] = field(default_factory=list)
     finish: Callable[[torch.Tensor], torch.Tensor] | None = None  # the current level's preview transform
+    start_image: Image.Image | None = None  # video: replaces ``init`` at the first level
+    temporal: tuple[Image.Image, torch.Tensor] | None = None  # video: warped previous frame and its mask
 
     def steps_at(self, level: int) -> int:
         return self.settings.steps if level == len(self.sizes) - 1 else self.settings.coarse_steps
@@ -261,9 +263,16 @@ def run_levels(run: _Run, net: VGGFeatures, content: Image.Image, styles: list[I
     for index, size in enumerate(run.sizes):
         level = prepare_level(content, styles, masks, size, size[0] / final_w, s, device, minimum)
         targets = compute_targets(net, s, level.content, level.styles, autocast, level.masks)
+        if run.temporal is not None and index == len(run.sizes) - 1:
+            warped, mask = run.temporal
+            targets.temporal = (to_tensor(resize(warped, size, s.resample)).to(device),
+                                F.interpolate(mask.to(device), size=(size[1], size[0]), mode="area"))
         objective = Objective(net, targets, s, blend, autocast)
-        image = initial_image(level, s, seed, blend) if previous is None else \
-            upsample_with_detail(image, previous.content, level.content)
+        if previous is None:
+            image = initial_image(level, s, seed, blend) if run.start_image is None else \
+                to_tensor(resize(run.start_image.convert("RGB"), size, s.resample)).to(device)
+        else:
+            image = upsample_with_detail(image, previous.content, level.content)
         if level.coverage is not None:  # protected pixels start from, and stay at, the content
             image = image * level.coverage + level.content * (1 - level.coverage)
         if s.preserve_color == "luminance":
@@ -301,13 +310,17 @@ def stylize_result(
     should_stop: Callable[[], bool] | None = None,
     net: VGGFeatures | None = None,
     masks: Sequence[Image.Image | torch.Tensor] | None = None,
+    start: Image.Image | None = None,
+    temporal: tuple[Image.Image, torch.Tensor] | None = None,
 ) -> Result:
     """Repaint ``content`` in the style of ``style`` (one image, or several blended by ``style_blend``).
 
     Images: PIL (any mode) or RGB tensors in [0, 1]. ``masks`` (see :func:`style_masks`) give each style its
     region of the output; pixels outside every region keep the content. ``should_stop`` is polled between
     steps; when it returns True the current image is returned with ``interrupted=True``. ``net`` overrides the
-    backbone (by default loaded once per process for each model, pooling and depth).
+    backbone (by default loaded once per process for each model, pooling and depth). For video (stylo.video):
+    ``start`` replaces ``init`` at the first level, and ``temporal`` (the previous result warped to this frame,
+    and a (1, 1, H, W) mask of where the warp holds) adds Ruder et al.'s temporal term at the final size.
     """
     s = as_settings(settings)
     styles_in: list[Image.Image | torch.Tensor] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
@@ -332,6 +345,7 @@ def stylize_result(
     net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     run = _Run(s, on_step, should_stop, scale_sizes(final, s.scales, minimum, s.coarsest))
+    run.start_image, run.temporal = start, temporal
     image, parts = run_levels(run, net, content_img, style_imgs, mask_imgs, blend, seed, device, autocast)
     if image.shape[-1] != final[0]:  # interrupted on a coarse level: deliver the requested size anyway
         image = F.interpolate(image, size=(final[1], final[0]), mode="bicubic", align_corners=False).clamp(0, 1)

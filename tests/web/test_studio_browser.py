@@ -91,6 +91,16 @@ def pick_samples(page: Any) -> None:
     page.wait_for_function("() => !document.querySelector('#start').disabled")
 
 
+def ready_page(server: Server, browser: Any) -> Any:
+    """A laptop page with no other run going, both samples chosen and fast settings filled in."""
+    cancel_all(server)
+    page = browser.new_page(viewport=LAPTOP)
+    page.goto(server.url)
+    pick_samples(page)
+    fill_fast(page)
+    return page
+
+
 def fill_fast(page: Any) -> None:
     page.select_option("select[name=size]", "256")
     page.fill("input[name=steps]", "2")
@@ -112,14 +122,23 @@ def test_first_visit_offers_no_download_and_fits_a_phone(server: Server, browser
         page.click("#samples button[title='Use tubingen']")
         page.wait_for_selector("#drop-style img:not([hidden])")
         assert "tubingen" in page.get_attribute("#drop-style", "aria-label")
+        # Space on a drop zone opens the file chooser instead of scrolling the page
+        scrolled = page.evaluate("window.scrollY")
+        page.focus("#drop-content")
+        with page.expect_file_chooser():
+            page.keyboard.press("Space")
+        assert page.evaluate("window.scrollY") == scrolled
+        # a file dropped beside the zones does not make the browser leave the studio
+        prevented = page.evaluate("""() => {
+            const dt = new DataTransfer(); dt.items.add(new File(["x"], "x.png", {type: "image/png"}));
+            const ev = new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true});
+            document.querySelector("header").dispatchEvent(ev); return ev.defaultPrevented; }""")
+        assert prevented
         page.close()
 
 
 def test_the_slider_puts_more_style_to_the_right(server: Server, browser: Any) -> None:
-    page = browser.new_page(viewport=LAPTOP)
-    page.goto(server.url)
-    pick_samples(page)
-    fill_fast(page)
+    page = ready_page(server, browser)
     slider = page.locator("input[name=strength]")
     exponents, runs = [], []
     for value in ("0", "3"):  # left: more content; right: more style
@@ -172,11 +191,7 @@ def test_a_reload_reattaches_to_the_running_job_and_cancel_works(server: Server,
 
 
 def test_a_second_job_shows_its_place_in_the_queue(server: Server, browser: Any) -> None:
-    cancel_all(server)
-    page = browser.new_page(viewport=LAPTOP)
-    page.goto(server.url)
-    pick_samples(page)
-    fill_fast(page)
+    page = ready_page(server, browser)
     content, style = uploads(server)  # meanwhile, someone else starts a long run
     first = server.post("/api/runs", {"content": content, "style": style, "settings": LONG})
     page.click("#start")
@@ -205,11 +220,7 @@ def test_errors_sit_by_the_drop_zone(server: Server, browser: Any, tmp_path: Pat
 
 
 def test_gallery_link_compare_reuse_and_accessible_names(server: Server, browser: Any) -> None:
-    cancel_all(server)
-    page = browser.new_page(viewport=LAPTOP)
-    page.goto(server.url)
-    pick_samples(page)
-    fill_fast(page)
+    page = ready_page(server, browser)
     page.select_option("select[name=preset]", "fine")
     page.select_option("select[name=preserve_color]", "luminance")
     run_id = start_and_finish(page, server)["id"]

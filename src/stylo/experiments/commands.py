@@ -11,8 +11,6 @@ from typing import Any
 
 from stylo.errors import StyloError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-
 
 def add_sweep_parser(sub: Any) -> None:
     from stylo.options import add_setting_flags
@@ -30,10 +28,14 @@ def add_sweep_parser(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--config-from", default=None, help=argparse.SUPPRESS)
 
-    e = sub.add_parser("eval", help="metrics of stylized images against their content and style")
+    usage = "stylo eval CONTENT STYLE IMAGE [IMAGE ...]\n       stylo eval --video INPUT OUTPUT [STYLE]"
+    e = sub.add_parser("eval", help="metrics of stylized images against their content and style", usage=usage)
     e.add_argument("content", metavar="CONTENT")
     e.add_argument("style", metavar="STYLE")
-    e.add_argument("images", metavar="IMAGE", nargs="+")
+    e.add_argument("images", metavar="IMAGE", nargs="*")
+    e.add_argument("--video", action="store_true",
+                   help="INPUT OUTPUT [STYLE]: the warping error of a stylized clip (and, with STYLE, the mean "
+                        "style and content distances per frame)")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -121,7 +123,7 @@ def batch_names(contents: list[Path]) -> dict[Path, str]:
 def cmd_batch(args: argparse.Namespace, base: Any) -> int:
     """``stylo run FOLDER STYLE... -o OUTDIR``: every image of the folder, through the sweep's executor."""
     from stylo.experiments.sweep import expand, run_sweep
-    from stylo.image import same_file
+    from stylo.image import IMAGE_SUFFIXES, same_file
 
     folder, out = Path(args.content), Path(args.output)
     if args.masks:
@@ -164,6 +166,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from stylo.image import open_image
     from stylo.metrics import evaluate
 
+    if args.video:
+        from stylo.video.commands import cmd_eval_video
+
+        return cmd_eval_video(args)
+    if not args.images:
+        raise StyloError("eval needs at least one IMAGE to score")
     content, style = open_image(args.content, "content image"), open_image(args.style, "style image")
     rows = {path: evaluate(open_image(path, "image"), content, style).flat() for path in args.images}
     if args.json:

@@ -1,0 +1,154 @@
+"""Video (Ruder et al. 2016) on a synthetic clip whose flow is known: a pan over the Tübingen sample."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylo.cli import main
+from stylo.config import Settings
+
+from .conftest import SAMPLES, require
+
+require("av")
+require("cv2")
+
+from stylo.video import flow  # noqa: E402
+from stylo.video.io import read_clip, write_video  # noqa: E402
+from stylo.video.pipeline import FrameDone, stylize_frames  # noqa: E402
+
+PAN = 6  # px per frame, to the right
+CLIP = Settings(size=96, seed=0, coarse_steps=4, steps=4, precision="fp32")
+
+
+def pan(n: int, width: int = 160, height: int = 120) -> list[Image.Image]:
+    src = Image.open(SAMPLES / "tubingen.jpg").convert("RGB")
+    return [src.crop((PAN * i, 40, PAN * i + width, 40 + height)) for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def style() -> Image.Image:
+    return Image.open(SAMPLES / "starry_night.jpg").convert("RGB")
+
+
+def test_dis_flow_recovers_a_known_pan_to_a_pixel() -> None:
+    a, b = pan(2)
+    backward = flow.optical_flow(b, a)  # each pixel of b came from PAN px further right in a
+    interior = backward[16:-16, 16:-16]
+    error = np.sqrt((interior[..., 0] - PAN) ** 2 + interior[..., 1] ** 2)
+    assert error.mean() < 1.0 and np.median(error) < 0.5
+
+
+def test_warping_brings_the_previous_frame_onto_the_next() -> None:
+    a, b = pan(2)
+    moved, mask = flow.warp_previous(a, b, a)
+    diff = np.abs(np.asarray(moved, dtype=float) - np.asarray(b, dtype=float))[8:-8, 8:-16]
+    assert diff.mean() < 6  # 0–255 units
+    assert mask[8:-8, 8:-16].mean() > 0.9  # the interior can be trusted
+    assert mask[:, -PAN:].mean() < 0.5  # the strip that came into view cannot
+
+
+def test_temporal_loss_halves_the_warping_error_at_the_same_style(tmp_path: Path, style: Image.Image) -> None:
+    from stylo.metrics import evaluate
+
+    frames = pan(4)
+    results = {}
+    for weight in (CLIP.temporal_weight, 0.0):
+        paths = stylize_frames(frames, [style], CLIP.replace(temporal_weight=weight), tmp_path / str(weight))
+        outs = [Image.open(p).convert("RGB") for p in paths]
+        style_d = np.mean([evaluate(o, f, style).style_distance_sum for o, f in zip(outs, frames)])
+        results[weight] = (flow.warping_error(frames, outs), style_d)
+    (temporal, temporal_style), (baseline, baseline_style) = results[CLIP.temporal_weight], results[0.0]
+    assert temporal <= 0.5 * baseline, results
+    assert temporal_style <= 1.2 * baseline_style, results
+
+
+def test_a_rerun_computes_only_the_missing_frames_and_repeats_them(tmp_path: Path, style: Image.Image) -> None:
+    frames = pan(3)
+    folder = tmp_path / "frames"
+    first = stylize_frames(frames, [style], CLIP, folder)
+    kept = first[-1].read_bytes()
+    first[-1].unlink()  # as if killed before the last frame was saved
+    seen: list[FrameDone] = []
+    again = stylize_frames(frames, [style], CLIP, folder, seen.append)
+    assert [d.reused for d in seen] == [True, True, False]
+    assert again[-1].read_bytes() == kept  # the same frame as the uninterrupted run
+    assert seen[-1].fps > 0 and seen[-1].eta == 0
+
+
+def make_clip(path: Path, frames: list[Image.Image], fps: int, audio: bool) -> None:
+    import av
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
+        sound = out.add_stream("aac", rate=44100) if audio else None
+        for img in frames:
+            for packet in video.encode(av.VideoFrame.from_image(img)):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        if sound is not None:
+            samples = int(44100 * len(frames) / fps)
+            tone = (0.2 * np.sin(2 * math.pi * 440 * np.arange(samples) / 44100)).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(tone[None], format="fltp", layout="mono")
+            frame.sample_rate = 44100
+            for packet in sound.encode(frame):
+                out.mux(packet)
+            for packet in sound.encode():
+                out.mux(packet)
+
+
+def test_decode_encode_keeps_frames_rate_and_audio(tmp_path: Path) -> None:
+    import av
+
+    source = tmp_path / "in.mp4"
+    make_clip(source, pan(5), 12, audio=True)
+    clip = read_clip(source)
+    assert len(clip.frames) == 5 and clip.fps == Fraction(12) and clip.has_audio
+    out = tmp_path / "out.mp4"
+    write_video(clip.frames, out, clip.fps, audio_from=source)
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.streams.audio, "the audio was not copied"
+        assert container.streams.video[0].average_rate == 12
+    assert len(read_clip(out).frames) == 5
+
+
+def test_the_video_command_and_the_flicker_metric(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "in.mp4"
+    make_clip(source, pan(4), 8, audio=False)
+    out = tmp_path / "out.mp4"
+    code = main(["video", str(source), str(SAMPLES / "starry_night.jpg"), "-o", str(out), "--size", "64",
+                 "--steps", "2", "--coarse-steps", "2", "--seed", "0", "--frames", "1:4"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "frame 3/3" in err and "frames/s" in err and "s left" in err
+    assert len(read_clip(out).frames) == 3 and len(list((tmp_path / "out_frames").glob("*.png"))) == 3
+    assert main(["eval", "--video", str(source), str(out), str(SAMPLES / "starry_night.jpg")]) == 0
+    printed = capsys.readouterr().out
+    assert re_number(printed, "warping_error") >= 0 and re_number(printed, "style_distance") > 0
+
+
+def re_number(text: str, key: str) -> float:
+    import re
+
+    match = re.search(rf"^{key} ([0-9.e+-]+)$", text, re.M)
+    assert match, text
+    return float(match.group(1))
+
+
+def test_bad_video_input_exits_2(tmp_path: Path, capsys) -> None:
+    bogus = tmp_path / "clip.mp4"
+    bogus.write_bytes(b"not a video")
+    for argv in (["video", str(bogus), str(SAMPLES / "starry_night.jpg"), "-o", str(tmp_path / "o.mp4")],
+                 ["video", str(tmp_path / "missing.mp4"), str(SAMPLES / "starry_night.jpg"), "-o", "o.mp4"],
+                 ["video", str(bogus), str(SAMPLES / "starry_night.jpg"), "-o", str(bogus)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("stylo: ") and err.count("\n") == 1
