@@ -88,6 +88,19 @@ def stylize_frame(frame: Image.Image, last_frame: Image.Image | None, previous: 
     from stylo.image import fit_long_side
 
     size = fit_long_side(frame.size, s.size)
-    warped, mask = warp_previous(previous, frame.resize(size, Image.Resampling.LANCZOS), last_frame)
-    return stylize_result(frame, list(styles), later_settings(s), should_stop=should_stop, start=warped,
+    small = frame.resize(size, Image.Resampling.LANCZOS)
+    warped, mask = warp_previous(previous, small, last_frame)
+    start = Image.composite(warped, fresh_start(small, styles, s), Image.fromarray((mask * 255).astype("uint8")))
+    return stylize_result(frame, list(styles), later_settings(s), should_stop=should_stop, start=start,
                           temporal=(warped, torch.from_numpy(mask)[None, None]))
+
+
+def fresh_start(frame: Image.Image, styles: Sequence[Image.Image], s: Settings) -> Image.Image:
+    """What a frame would start from on its own: where the previous frame cannot be warped (a region that
+    came into view, an occlusion) the start is filled from this, not smeared from the border."""
+    if s.init != "feedforward":
+        return frame
+    from stylo.feedforward import feedforward
+    from stylo.optimize import blend_weights
+
+    return feedforward(frame, styles, blend_weights(s, len(styles)))
