@@ -99,6 +99,13 @@ def test_module_wrappers_match_functions() -> None:
     f, p = torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4)
     assert losses.ContentLoss(p)(f).item() == pytest.approx(losses.content_loss(f, p).item())
     assert losses.StyleLoss(p)(f).item() == pytest.approx(losses.style_layer_loss(f, losses.style_target(p)).item())
+    for norm in ("paper", "mean"):  # each wrapper keeps its normalization, for the target and the loss
+        content = losses.ContentLoss(p, norm)(f).item()
+        assert content == pytest.approx(losses.content_loss(f, p, norm).item())
+        style = losses.StyleLoss(p, norm)(f).item()
+        assert style == pytest.approx(losses.style_layer_loss(f, losses.style_target(p, norm), norm).item())
+    assert losses.ContentLoss(p, "paper")(f).item() != pytest.approx(losses.ContentLoss(p, "mean")(f).item())
+    assert losses.StyleLoss(p, "paper")(f).item() != pytest.approx(losses.StyleLoss(p, "mean")(f).item())
 
 
 def test_gram_of_bf16_features_is_computed_in_fp32() -> None:
