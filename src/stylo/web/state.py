@@ -3,8 +3,8 @@ and the limits of what a request may ask for."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -13,6 +13,8 @@ from stylo.budget import budget_bytes, max_side
 from stylo.config import FIELDS, WEB_FIELDS, Settings, choices
 from stylo.image import MAX_PIXELS
 
+UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.png$")  # what the server names uploads; nothing else is served
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 STUDIO_MAX_SIZE = 2048  # the page's largest size choice; the memory budget may lower it
 
 
@@ -41,9 +43,3 @@ class Limits:
                 "defaults": Settings().to_dict(),
                 "settings": sorted(WEB_FIELDS),
                 "choices": {name: list(c) for name in FIELDS if (c := choices(name)) and name in WEB_FIELDS}}
-
-
-@dataclass
-class StudioState:
-    data_dir: Path
-    limits: Limits

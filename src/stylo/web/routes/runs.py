@@ -3,7 +3,6 @@ cancel, delete, and their images."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import unicodedata
 import uuid
@@ -14,11 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
 from stylo.config import WEB_FIELDS, from_mapping
-from stylo.web.state import Limits, error
+from stylo.web.state import RUN_ID, UPLOAD_NAME, Limits, error
 
 router = APIRouter()
-UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.png$")
-RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def clean_label(value: Any, fallback: str, limit: int) -> str:

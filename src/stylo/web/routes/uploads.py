@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from stylo.errors import StyloError
 from stylo.image import decode_image, open_image
 from stylo.web.routes.pages import samples
-from stylo.web.state import Limits, error
+from stylo.web.state import UPLOAD_NAME, Limits, error
 
 router = APIRouter()
 
@@ -78,7 +78,5 @@ def upload_sample(request: Request, body: dict[str, Any]) -> dict[str, Any] | Re
 
 @router.get("/api/uploads/{name}", response_model=None)
 def get_upload(request: Request, name: str) -> Response:
-    from stylo.web.routes.runs import UPLOAD_NAME
-
     path = request.app.state.data_dir / "uploads" / name
     return FileResponse(path) if UPLOAD_NAME.match(name) and path.is_file() else error(404, "no such upload")
