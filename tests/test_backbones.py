@@ -117,7 +117,7 @@ def test_fetch_from_url_checks_hash_and_caches(tmp_path: Path, monkeypatch: pyte
     bad.write_bytes(blob.read_bytes())
     with pytest.raises(StyloError, match="hash check"):
         backbones.fetch_torchvision_weights("vgg11", url=bad.as_uri())
-    with pytest.raises(StyloError, match="not available offline.*--weights PATH"):
+    with pytest.raises(StyloError, match="not available offline.*pass weights=PATH"):
         backbones.fetch_torchvision_weights("vgg11", url=(tmp_path / "vgg11-00000000.pth").as_uri())
 
 

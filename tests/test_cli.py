@@ -38,13 +38,14 @@ def test_every_setting_flag_reaches_the_manifest(tmp_path: Path, small_images, c
     content, style = small_images
     out = tmp_path / "all.png"
     flags = [
-        "--size", "48", "--steps", "2", "--coarse-steps", "1", "--scales", "2", "--seed", "5",
+        "--size", "48", "--steps", "2", "--coarse-steps", "1", "--scales", "2", "--coarsest", "16", "--seed", "5",
         "--content-weight", "2", "--style-weight", "300", "--tv-weight", "0.5", "--optimizer", "adam",
         "--lr", "0.03", "--model", "vgg19", "--pooling", "avg", "--normalization", "paper",
         "--content-layers", "relu3_2", "relu4_2", "--content-layer-weights", "1", "0.5",
         "--style-layers", "relu1_1", "relu2_1", "--style-layer-weights", "0.25", "0.75",
         "--init", "noise", "--style-size", "40", "--resample", "bicubic", "--device", "cpu", "--precision", "fp32",
         "--preserve-color", "histogram", "--style-blend", "1", "--style-scale", "0.8", "--save-every", "2",
+        "--temporal-weight", "5", "--max-memory", "4G",
     ]
     code, err = run(capsys, "run", str(content), str(style), "-o", str(out), *flags)
     assert code == 0, err
@@ -56,7 +57,7 @@ def test_every_setting_flag_reaches_the_manifest(tmp_path: Path, small_images, c
         "content_layer_weights": [1.0, 0.5], "style_layers": ["relu1_1", "relu2_1"],
         "style_layer_weights": [0.25, 0.75], "init": "noise", "style_size": 40, "resample": "bicubic",
         "device": "cpu", "precision": "fp32", "preserve_color": "histogram", "style_blend": [1.0],
-        "style_scale": [0.8],
+        "style_scale": [0.8], "coarsest": 16, "temporal_weight": 5.0, "max_memory": "4G",
     }
     assert {k: s[k] for k in expected} == expected
     frames = sorted(p.name for p in (tmp_path / "all_frames").iterdir())
