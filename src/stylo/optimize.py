@@ -291,6 +291,12 @@ def _prepare(image: Image.Image | torch.Tensor, what: str, minimum: int) -> Imag
     return img
 
 
+def backbone_for(s: Settings) -> VGGFeatures:
+    """The process-wide network for ``s``: its model, weights and pooling, cut after its deepest layer."""
+    layers = (*s.content_layers, *s.style_layers)
+    return shared_backbone(s.model, s.weights, s.pooling, last=deepest_layer(s.model, layers).name)
+
+
 def blend_weights(s: Settings, n_styles: int) -> list[float]:
     """Each style's share of the style loss: ``style_blend`` normalized to sum 1, or equal shares."""
     if s.style_blend is None:
@@ -341,7 +347,7 @@ def stylize_result(
     device = resolve_device(s.device)
     autocast = resolve_precision(s.precision, device)
     if net is None:
-        net = shared_backbone(s.model, s.weights, s.pooling, last=deepest_layer(s.model, layers).name)
+        net = backbone_for(s)
     net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     run = _Run(s, on_step, should_stop, scale_sizes(final, s.scales, minimum, s.coarsest))

@@ -39,14 +39,11 @@ class JobQueue:
 
     def _warm(self) -> None:
         """Load the default network (and its weights) before the first run asks for it."""
-        from stylo.backbones import shared_backbone
         from stylo.config import Settings
-        from stylo.layers import deepest_layer
+        from stylo.optimize import backbone_for
 
-        s = Settings()
         try:
-            shared_backbone(s.model, s.weights, s.pooling,
-                            last=deepest_layer(s.model, (*s.content_layers, *s.style_layers)).name)
+            backbone_for(Settings())
         except Exception:  # noqa: BLE001 - the first run reports the same problem to its user
             log.exception("could not load the network at start-up")
         finally:
