@@ -194,6 +194,7 @@ class _Run:
     interrupted: bool = False
     history: list[float] = field(default_factory=list)
     finish: Callable[[torch.Tensor], torch.Tensor] | None = None  # the current level's preview transform
+    minimum: int = 1  # the network's smallest image side (px) for these layers
     start_image: Image.Image | None = None  # video: replaces ``init`` at the first level
     temporal: tuple[Image.Image, torch.Tensor] | None = None  # video: warped previous frame and its mask
 
@@ -257,8 +258,7 @@ def run_levels(run: _Run, net: VGGFeatures, content: Image.Image, styles: list[I
                autocast: torch.dtype | None) -> tuple[torch.Tensor, LossParts | None]:
     """Coarse to fine: each level's inputs, targets and steps. Returns the last image and, if the final
     level finished, its losses."""
-    s, final_w = run.settings, run.sizes[-1][0]
-    minimum = min_side(s.model, (*s.content_layers, *s.style_layers))
+    s, final_w, minimum = run.settings, run.sizes[-1][0], run.minimum
     image, parts, previous = torch.empty(0), None, cast(Level | None, None)
     for index, size in enumerate(run.sizes):
         level = prepare_level(content, styles, masks, size, size[0] / final_w, s, device, minimum)
@@ -350,8 +350,8 @@ def stylize_result(
         net = backbone_for(s)
     net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
-    run = _Run(s, on_step, should_stop, scale_sizes(final, s.scales, minimum, s.coarsest))
-    run.start_image, run.temporal = start, temporal
+    run = _Run(s, on_step, should_stop, scale_sizes(final, s.scales, minimum, s.coarsest), minimum=minimum,
+               start_image=start, temporal=temporal)
     image, parts = run_levels(run, net, content_img, style_imgs, mask_imgs, blend, seed, device, autocast)
     if image.shape[-1] != final[0]:  # interrupted on a coarse level: deliver the requested size anyway
         image = F.interpolate(image, size=(final[1], final[0]), mode="bicubic", align_corners=False).clamp(0, 1)
