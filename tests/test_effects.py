@@ -37,7 +37,8 @@ NO_EFFECT = {
     "model": "VGG11/13/16 need weights that cannot be fetched offline (test_backbones)",
     "weights": "a state-dict file (test_backbones)",
     "device": "auto is the CPU on this machine (test_device)",
-    "max_memory": "a bound on sizes, not a look (test_reliability)",
+    "max_memory": "a bound on sizes and the tiling, not a look (test_reliability, test_tiling)",
+    "tile": "exact by design: tiled and untiled runs agree (test_tiling)",
     "temporal_weight": "acts between video frames only (test_video)",
 }
 

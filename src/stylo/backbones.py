@@ -14,6 +14,7 @@ import importlib.util
 import re
 import socket
 from collections import OrderedDict
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,6 +86,13 @@ class VGGFeatures(nn.Module):
                 if len(out) == len(wanted):
                     break
         return out
+
+
+def activations(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], autocast: torch.dtype | None
+                ) -> dict[str, torch.Tensor]:
+    """Activations at ``layers`` of ``image`` (1, 3, H, W) in [0, 1], in channels_last under ``autocast``."""
+    with torch.autocast(image.device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+        return net(image.contiguous(memory_format=torch.channels_last), list(layers))
 
 
 def _conv_names(model: str) -> list[str]:

@@ -1,8 +1,10 @@
-"""The memory budget of a run, and the image sizes that follow from it (no torch).
+"""The memory budget of a run: how it is tiled, how much L-BFGS history it keeps, and the sizes it allows
+(no torch).
 
-The figures are measured (docs/benchmarks.md, "Memory"): peak RSS of a default run grows by about
-2.1 GB per megapixel of the output above a fixed 0.6 GB (the network, the interpreter, the style
-targets). The largest long side a budget allows assumes the worst case, a square image.
+The figures are measured (docs/benchmarks.md, "High resolution"): peak RSS of an untiled run grows by about
+2.1 GB per megapixel above a fixed 0.6 GB (the interpreter, the network, the style targets). A tiled run
+(stylo.tiling) keeps only full-size images (the image, its gradient, the L-BFGS vectors, the content target)
+and one tile's activations at a time, so a budget allows far larger images than untiled runs.
 """
 
 from __future__ import annotations
@@ -10,14 +12,21 @@ from __future__ import annotations
 import math
 import os
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from stylo.errors import StyloError
 
 GIB = 1024**3
 FIXED_BYTES = int(0.6 * GIB)  # interpreter, torch, VGG19 weights, style targets
-BYTES_PER_PIXEL = 2100  # activations, gradients and L-BFGS history per output pixel (2.1 GB per megapixel)
-DEFAULT_SHARE = 0.6  # of the machine's physical memory, when no budget is given
+BYTES_PER_PIXEL = 2100  # untiled: activations, gradients and L-BFGS history per output pixel (2.1 GB per MP)
+IMAGE_BYTES_PER_PIXEL = 330  # tiled: the full-size tensors besides the L-BFGS history
+PAIR_BYTES_PER_PIXEL = 24  # one L-BFGS curvature pair: two fp32 RGB images
+TILE_BYTES_PER_PIXEL = 1400  # tiled: activations and their gradients per computed pixel of a tile
+HISTORIES = (20, 10, 5, 3)  # L-BFGS pairs kept, tried from the most (20: untiled runs)
+GOOD_TILE = 512  # px: smaller tiles waste time on their halo, so fewer pairs are kept first
+MIN_TILE = 64
+DEFAULT_SHARE = 0.3  # of the machine's physical memory (or of a GPU's), when no budget is given
 MIN_BUDGET = 1 * GIB
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": GIB, "t": 1024**4}
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
@@ -43,22 +52,68 @@ def physical_memory() -> int:
         return 16 * GIB
 
 
-def budget_bytes(max_memory: str | None) -> int:
-    """The budget in bytes: ``max_memory``, or a safe share of this machine's RAM."""
+def budget_bytes(max_memory: str | None, device_memory: int | None = None) -> int:
+    """The budget in bytes: ``max_memory``, or a safe share of this machine's RAM (of ``device_memory``, a
+    GPU's, where the run is on one)."""
     if max_memory is None:
-        return max(MIN_BUDGET, int(physical_memory() * DEFAULT_SHARE))
+        return max(MIN_BUDGET, int((device_memory or physical_memory()) * DEFAULT_SHARE))
     value = parse_memory(max_memory)
     if value < MIN_BUDGET:
         raise StyloError(f"max_memory must be at least 1G, got {max_memory!r}", settings=("max_memory",))
     return value
 
 
-def estimated_bytes(pixels: int) -> int:
-    """Peak memory of a run whose output has ``pixels`` pixels."""
+@dataclass(frozen=True)
+class Plan:
+    """How one pyramid level runs within the budget."""
+
+    tile: int | None  # owned tile side in px; None: the whole image at once
+    history: int  # L-BFGS curvature pairs kept
+    margin: int  # the tiles' halo (px)
+    bytes: int  # estimated peak
+
+    @property
+    def cost(self) -> float:
+        """Time per pixel relative to an untiled run: a tiled step runs the network forward twice (the Gram
+        sums, then the gradient) and computes each tile's halo too."""
+        if self.tile is None:
+            return 1.0
+        return 4 / 3 * ((self.tile + 2 * self.margin) / self.tile) ** 2
+
+
+def untiled_bytes(pixels: int) -> int:
     return FIXED_BYTES + BYTES_PER_PIXEL * pixels
 
 
-def max_side(budget: int) -> int:
-    """The largest long side (px) of a square output that fits ``budget`` bytes."""
-    pixels = max(0, budget - FIXED_BYTES) / BYTES_PER_PIXEL
-    return int(math.sqrt(pixels))
+def tiled_bytes(pixels: int, history: int, tile: int, margin: int) -> int:
+    crop = (tile + 2 * margin) ** 2
+    return FIXED_BYTES + (IMAGE_BYTES_PER_PIXEL + PAIR_BYTES_PER_PIXEL * history) * pixels + TILE_BYTES_PER_PIXEL * crop
+
+
+def plan(width: int, height: int, budget: int, margin: int, grid: int = 16, tile: int | None = None) -> Plan | None:
+    """The fastest way to run a ``width`` × ``height`` level within ``budget`` bytes: untiled if it fits; else
+    the largest tile (a multiple of ``grid``), keeping as many L-BFGS pairs as still allow a good tile. None if
+    nothing fits. A given ``tile`` is kept, with as many pairs as fit."""
+    pixels = width * height
+    if tile is not None and tile < max(width, height):
+        fits = [h for h in HISTORIES if tiled_bytes(pixels, h, tile, margin) <= budget]
+        return Plan(tile, fits[0], margin, tiled_bytes(pixels, fits[0], tile, margin)) if fits else None
+    if untiled_bytes(pixels) <= budget:
+        return Plan(None, HISTORIES[0], margin, untiled_bytes(pixels))
+    for smallest in (GOOD_TILE, MIN_TILE):
+        for history in HISTORIES:
+            room = budget - tiled_bytes(pixels, history, 0, 0)
+            if room <= 0:
+                continue
+            side = int(math.sqrt(room / TILE_BYTES_PER_PIXEL)) - 2 * margin
+            tile = min(side, max(width, height)) // grid * grid
+            if tile >= min(smallest, max(width, height)):
+                return Plan(tile, history, margin, tiled_bytes(pixels, history, tile, margin))
+    return None
+
+
+def max_side(budget: int, margin: int = 80) -> int:
+    """The largest long side (px) of a square output that fits ``budget`` bytes, tiled as finely as allowed."""
+    room = budget - FIXED_BYTES - TILE_BYTES_PER_PIXEL * (MIN_TILE + 2 * margin) ** 2
+    pixels = max(0, room) / (IMAGE_BYTES_PER_PIXEL + PAIR_BYTES_PER_PIXEL * HISTORIES[-1])
+    return max(int(math.sqrt(pixels)), int(math.sqrt(max(0, budget - FIXED_BYTES) / BYTES_PER_PIXEL)))

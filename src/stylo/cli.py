@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(run)
     run.add_argument("--masks", nargs="+", metavar="MASK", help=run_only_help("--masks"))
     run.add_argument("--save-every", type=int, metavar="N", help=run_only_help("--save-every"))
+    run.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
+                     help=run_only_help("--checkpoint-every"))
+    run.add_argument("--resume", action="store_true", help=run_only_help("--resume"))
     run.add_argument("--quiet", action="store_true", help=run_only_help("--quiet"))
     add_executor_flags(run)
     add_sweep_parser(sub)
@@ -55,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", metavar="DIR", help="runs and images (default ~/.local/share/stylo)")
     serve.add_argument("--token", help="required for every request; needed to listen beyond this machine")
     serve.add_argument("--max-memory", metavar="SIZE", help="memory budget of the server's runs, e.g. 8G "
-                                                           "(default 60 %% of RAM); bounds the sizes offered")
+                                                           "(default 30 %% of RAM); bounds the sizes offered")
     layers = sub.add_parser("layers", help="list a model's named layers")
     layers.add_argument("--model", default="vgg19")
     return parser
@@ -117,7 +120,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise StyloError("--executor, --workers and --ray-address spread a folder of content images; "
                          "a single image runs here")
     job = Job(Path(args.content), tuple(map(Path, args.styles)), Path(args.output), settings,
-              masks=tuple(map(Path, args.masks or ())), save_every=args.save_every)
+              masks=tuple(map(Path, args.masks or ())), save_every=args.save_every,
+              checkpoint_every=args.checkpoint_every, resume=args.resume)
     progress = None if args.quiet else ProgressLine()
     with _StopFlag() as stop:
         try:
@@ -127,8 +131,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 progress.close()
     result = done.result
     if result.interrupted:
-        print(f"stylo: interrupted after {result.steps} steps; saved the current image to {job.output}",
-              file=sys.stderr)
+        print(f"stylo: interrupted after {result.steps} steps; saved the current image to {job.output}; "
+              "`--resume` continues", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"stylo: wrote {job.output} ({result.elapsed:.1f} s, loss {result.loss:.4g}, seed {result.seed})",

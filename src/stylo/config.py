@@ -104,8 +104,11 @@ class Settings:
     # Execution
     device: Device = setting("auto", "where to compute", web=False)
     precision: Precision = setting("auto", "auto: bf16 autocast on CPUs with AVX512-BF16/AMX and on GPUs, else fp32")
-    max_memory: str | None = setting(None, "memory budget, e.g. 8G; bounds --size", metavar="SIZE",
-                                     default_text="60 % of RAM", web=False)
+    max_memory: str | None = setting(None, "memory budget, e.g. 8G: picks the tiling and bounds --size",
+                                     metavar="SIZE", default_text="30 % of RAM (of GPU memory on a GPU)", web=False)
+    tile: int | None = setting(None, "score images in tiles of this many px a side (exact: the same result, "
+                               "slower, less memory)", metavar="PX", default_text="from max_memory", low=64,
+                               high=MAX_SIDE, web=False)
 
     def __post_init__(self) -> None:
         validate(self)

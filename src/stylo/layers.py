@@ -79,3 +79,20 @@ def deepest_layer(model: str, names: tuple[str, ...]) -> LayerInfo:
 def min_side(model: str, names: tuple[str, ...]) -> int:
     """Smallest image side (px) whose feature maps still have at least one position at every layer of ``names``."""
     return 2 ** deepest_layer(model, names).downsamples
+
+
+def stride(model: str, name: str) -> int:
+    """Input pixels per position of layer ``name``'s feature map (2 per pooling before it)."""
+    table = {info.name: info for info in layer_table(model)}
+    return 2 ** table[name].downsamples
+
+
+def halo(model: str, names: tuple[str, ...]) -> int:
+    """Pixels of context each side of a tile so that its own positions at every layer of ``names`` are
+    computed exactly as in the whole image: the reach of the 3×3 convolutions up to the deepest layer
+    (each adds its input's stride; the 2×2 poolings add nothing on the left and stay inside a cell on the
+    right), rounded up to the deepest layer's stride so that tiles keep the pooling grid."""
+    last = deepest_layer(model, names)
+    reach = sum(2 ** info.downsamples for info in layer_table(model)[: last.index + 1] if info.kind == "conv")
+    grid = 2 ** last.downsamples
+    return -(-reach // grid) * grid

@@ -37,10 +37,17 @@ def gram_matrix(features: torch.Tensor, normalize: bool = False) -> torch.Tensor
 
 def content_loss(features: torch.Tensor, target: torch.Tensor, normalization: Normalization = "mean") -> torch.Tensor:
     """Eq. 1 (``"paper"``: ½·Σ(F−P)²) or mean((F−P)²) (``"mean"``), over ``(B, N, H, W)`` features."""
+    return content_part(features, target, target.numel(), normalization)
+
+
+def content_part(features: torch.Tensor, target: torch.Tensor, count: int, normalization: Normalization = "mean"
+                 ) -> torch.Tensor:
+    """The share of :func:`content_loss` of some positions of a feature map with ``count`` values in all: the
+    shares of the tiles of stylo.tiling sum to the whole loss."""
     diff = _at_least_fp32(features) - _at_least_fp32(target)
     if normalization == "paper":
         return 0.5 * diff.pow(2).sum()
-    return diff.pow(2).mean()
+    return diff.pow(2).sum() / count
 
 
 def style_layer_loss(
@@ -50,11 +57,19 @@ def style_layer_loss(
 
     ``"paper"``: Σ(G−A)² / (4 N² M²) with raw Gram matrices; ``"mean"``: mean((G/M − A/M)²).
     """
-    _, n, h, w = features.shape
+    _, _, h, w = features.shape
+    return gram_distance(gram_matrix(features), h * w, target_gram, normalization)
+
+
+def gram_distance(gram: torch.Tensor, positions: float | torch.Tensor, target_gram: torch.Tensor,
+                  normalization: Normalization = "mean") -> torch.Tensor:
+    """Eq. 4 from a raw Gram matrix ``gram`` = Σ_k f_k f_kᵀ over ``positions`` feature positions, so that it can
+    be summed tile by tile (stylo.tiling). ``"mean"``: mean((G/M − A)²) with A = :func:`style_target`;
+    ``"paper"``: Σ(G − A)² / (4 N² M²)."""
     if normalization == "paper":
-        diff = gram_matrix(features) - target_gram
-        return diff.pow(2).sum() / (4.0 * n**2 * (h * w) ** 2)
-    return (gram_matrix(features, normalize=True) - target_gram).pow(2).mean()
+        n = gram.shape[-1]
+        return (gram - target_gram).pow(2).sum() / (4.0 * n**2 * positions**2)
+    return (gram / positions - target_gram).pow(2).mean()
 
 
 def masked_style_layer_loss(
@@ -66,9 +81,14 @@ def masked_style_layer_loss(
     fills its region as it would fill a whole image; ``target_gram`` is the mean-normalized A/M of the style.
     ``"paper"`` returns a quarter of the ``"mean"`` value, the exact mapping of the unmasked case.
     """
-    f = features * mask.to(features.dtype)
-    area = mask.sum().clamp_min(1e-6)
-    loss = (gram_matrix(f) / area - target_gram).pow(2).mean()
+    return masked_gram_distance(gram_matrix(features * mask.to(features.dtype)), mask.sum(), target_gram,
+                                normalization)
+
+
+def masked_gram_distance(gram: torch.Tensor, area: torch.Tensor, target_gram: torch.Tensor,
+                         normalization: Normalization = "mean") -> torch.Tensor:
+    """:func:`masked_style_layer_loss` from the raw Gram matrix of the masked features and the region's area."""
+    loss = gram_distance(gram, area.clamp_min(1e-6), target_gram, "mean")
     return loss / 4 if normalization == "paper" else loss
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from stylo import losses
-from stylo.backbones import VGGFeatures
+from stylo.backbones import VGGFeatures, activations
 from stylo.config import Settings, content_layer_weights, style_layer_weights
+from stylo.layers import stride
+from stylo.tiling import Tile, Tiling, owned_features
 
 
 @dataclass(frozen=True)
@@ -33,77 +36,212 @@ class Targets:
     temporal: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
-def features(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], autocast: torch.dtype | None
-             ) -> dict[str, torch.Tensor]:
-    """Activations at ``layers`` of ``image`` (1, 3, H, W) in [0, 1], in channels_last under ``autocast``."""
-    with torch.autocast(image.device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
-        return net(image.contiguous(memory_format=torch.channels_last), list(layers))
+features = activations  # the name this module's callers know
 
 
 def compute_targets(net: VGGFeatures, s: Settings, content: torch.Tensor, styles: Sequence[torch.Tensor],
-                    autocast: torch.dtype | None, masks: Sequence[torch.Tensor | None] = ()) -> Targets:
+                    autocast: torch.dtype | None, masks: Sequence[torch.Tensor | None] = (),
+                    tile: int | None = None) -> Targets:
     """The targets of one level, computed once without autograd. A style's Gram matrix is mean-normalized
-    whenever it has a mask (masked losses compare against A/M)."""
+    whenever it has a mask (masked losses compare against A/M). Images larger than ``tile`` px are run tile
+    by tile (stylo.tiling): the content features are assembled, the Gram matrices summed."""
     with torch.no_grad():
-        content_feats = features(net, content, s.content_layers, autocast) if s.content_layers else {}
+        content_feats = _whole_features(net, content, s.content_layers, autocast, tile)
         targets = Targets({k: content_feats[k].float() for k in s.content_layers}, [], list(masks))
         while len(targets.masks) < len(styles):
             targets.masks.append(None)
         for style, mask in zip(styles, targets.masks):
-            feats = features(net, style, s.style_layers, autocast) if s.style_layers else {}
             norm = "mean" if mask is not None else s.normalization
-            targets.style_grams.append({k: losses.style_target(feats[k].float(), norm) for k in s.style_layers})
+            grams, positions = _gram_sums(net, style, s.style_layers, autocast, tile)
+            targets.style_grams.append({k: grams[k] / positions[k] if norm == "mean" else grams[k]
+                                        for k in s.style_layers})
     return targets
 
 
+def _whole_features(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], autocast: torch.dtype | None,
+                    tile: int | None) -> dict[str, torch.Tensor]:
+    if not layers:
+        return {}
+    tiling = Tiling.for_layers(net.model, layers, tile) if tile else None
+    if tiling is None or not tiling.needed(image):
+        return {k: v.float() for k, v in activations(net, image, layers, autocast).items()}
+    out: dict[str, torch.Tensor] = {}
+    for t, owned in owned_features(net, image, tiling, layers, autocast):
+        for name, f in owned.items():
+            if name not in out:
+                out[name] = torch.empty((1, f.shape[1], *tiling.full_size(image, name)), device=image.device)
+            t.region(out[name], tiling.strides[name]).copy_(f)
+    return out
+
+
+def _gram_sums(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], autocast: torch.dtype | None,
+               tile: int | None) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """Raw Gram matrices Σ_k f_k f_kᵀ of ``image`` at ``layers``, and the number of positions of each."""
+    if not layers:
+        return {}, {}
+    tiling = Tiling.for_layers(net.model, layers, tile) if tile else None
+    parts = (owned_features(net, image, tiling, layers, autocast) if tiling is not None and tiling.needed(image)
+             else [(None, activations(net, image, layers, autocast))])
+    grams: dict[str, torch.Tensor] = {}
+    positions: dict[str, int] = dict.fromkeys(layers, 0)
+    for _, feats in parts:
+        for name in layers:
+            g = losses.gram_matrix(feats[name])
+            grams[name] = grams[name] + g if name in grams else g
+            positions[name] += feats[name].shape[-2] * feats[name].shape[-1]
+    return grams, positions
+
+
+GramKey = tuple[str, int | None]  # (layer, style index of a masked style; None: the unmasked features)
+
+
 class Objective:
-    """Eq. 7 for fixed targets, as a function of the image ``(1, 3, H, W)`` RGB in [0, 1]."""
+    """Eq. 7 for fixed targets, as a function of the image ``(1, 3, H, W)`` RGB in [0, 1].
+
+    With ``tile`` (px), an image larger than one tile is scored tile by tile (stylo.tiling) in two passes: the
+    first sums each tile's Gram matrices and content terms without keeping activations; the gradient is then
+    the second pass, which recomputes each tile and backpropagates the global loss's gradient through the
+    features that tile owns: ∂L/∂G of the summed Gram matrices, and the content term's own gradient. It is
+    the untiled gradient up to float rounding; memory grows with the tile, not the image.
+    """
 
     def __init__(self, net: VGGFeatures, targets: Targets, settings: Settings, blend: Sequence[float],
-                 autocast: torch.dtype | None):
+                 autocast: torch.dtype | None, tile: int | None = None):
         self.net, self.targets, self.s = net, targets, settings
         self.content_w = content_layer_weights(settings)
         self.style_w = style_layer_weights(settings)
         self.blend = list(blend)
         self.autocast = autocast
         self.layers = list(dict.fromkeys([*settings.content_layers, *settings.style_layers]))
+        self.tiling = Tiling.for_layers(net.model, self.layers, tile) if tile else None
+        self.strides = {name: stride(net.model, name) for name in self.layers}
         self._layer_masks: dict[tuple[int, int, int], torch.Tensor] = {}
 
-    def layer_mask(self, style: int, like: torch.Tensor) -> torch.Tensor:
-        """Style ``style``'s mask at the resolution of the feature map ``like``: area-averaged, so it follows
-        the poolings down the network."""
-        h, w = like.shape[-2:]
-        key = (style, h, w)
+    def layer_mask(self, style: int, size: tuple[int, int]) -> torch.Tensor:
+        """Style ``style``'s mask at a feature map's ``size`` (H, W): area-averaged, so it follows the poolings
+        down the network."""
+        key = (style, *size)
         if key not in self._layer_masks:
             mask = self.targets.masks[style]
             assert mask is not None
-            self._layer_masks[key] = F.interpolate(mask, size=(h, w), mode="area")
+            self._layer_masks[key] = F.interpolate(mask, size=size, mode="area")
         return self._layer_masks[key]
 
-    def style_term(self, feats: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
+    def _full(self, image: torch.Tensor, name: str) -> tuple[int, int]:
+        h, w = image.shape[-2:]
+        step = self.strides[name]
+        return h // step, w // step
+
+    def content_term(self, feats: dict[str, torch.Tensor], tile: Tile | None = None) -> torch.Tensor:
+        """Σ_l w_l·L_content at the positions of ``feats``: the whole map, or the positions ``tile`` owns."""
+        content = torch.zeros((), device=next(iter(feats.values())).device)
+        for name, w in self.content_w.items():
+            target = self.targets.content[name]
+            part = target if tile is None else tile.region(target, self.strides[name])
+            content = content + w * losses.content_part(feats[name], part, target.numel(), self.s.normalization)
+        return content
+
+    def gram_sums(self, feats: dict[str, torch.Tensor], image: torch.Tensor, tile: Tile | None = None
+                  ) -> dict[GramKey, torch.Tensor]:
+        """The raw Gram matrices the style term needs, over the positions of ``feats``."""
+        sums: dict[GramKey, torch.Tensor] = {}
+        unmasked = any(m is None for w, m in zip(self.blend, self.targets.masks) if w)
+        for name in self.style_w:
+            f = feats[name]
+            if unmasked:
+                sums[(name, None)] = losses.gram_matrix(f)
+            for i, (weight, mask) in enumerate(zip(self.blend, self.targets.masks)):
+                if weight and mask is not None:
+                    m = self.layer_mask(i, self._full(image, name))
+                    m = m if tile is None else tile.region(m, self.strides[name])
+                    sums[(name, i)] = losses.gram_matrix(f * m.to(f.dtype))
+        return sums
+
+    def style_from_sums(self, sums: dict[GramKey, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+        """Σ_styles blend·Σ_l ω_l·E_l (Eq. 5) from the Gram matrices summed over the whole image."""
         norm = self.s.normalization
-        style = torch.zeros((), device=device)
+        style = torch.zeros((), device=image.device)
         for i, (weight, grams) in enumerate(zip(self.blend, self.targets.style_grams)):
             if weight == 0:
                 continue
-            if self.targets.masks[i] is None:
-                style = style + weight * losses.style_loss(feats, grams, self.style_w, norm)
-                continue
             for name, w in self.style_w.items():
-                mask = self.layer_mask(i, feats[name])
-                style = style + weight * w * losses.masked_style_layer_loss(feats[name], grams[name], mask, norm)
+                h, wd = self._full(image, name)
+                if self.targets.masks[i] is None:
+                    e = losses.gram_distance(sums[(name, None)], h * wd, grams[name], norm)
+                else:
+                    area = self.layer_mask(i, (h, wd)).sum()
+                    e = losses.masked_gram_distance(sums[(name, i)], area, grams[name], norm)
+                style = style + weight * w * e
         return style
 
-    def __call__(self, image: torch.Tensor) -> LossParts:
+    def _terms(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.tiling is not None and self.tiling.needed(image):
+            content, style = _TiledTerms.apply(image, self)
+            return content, style
         feats = features(self.net, image, self.layers, self.autocast)
         zero = torch.zeros((), device=image.device)
-        content = zero
-        for name, w in self.content_w.items():
-            content = content + w * losses.content_loss(feats[name], self.targets.content[name], self.s.normalization)
-        style = self.style_term(feats, image.device) if self.s.style_layers else zero
+        content = self.content_term(feats) if self.content_w else zero
+        style = self.style_from_sums(self.gram_sums(feats, image), image) if self.style_w else zero
+        return content, style
+
+    def tiled_sums(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[GramKey, torch.Tensor]]:
+        """First pass: the content term and the Gram sums, tile by tile, without autograd."""
+        assert self.tiling is not None
+        content = torch.zeros((), device=image.device)
+        sums: dict[GramKey, torch.Tensor] = {}
+        with torch.no_grad():
+            for tile, owned in owned_features(self.net, image, self.tiling, self.layers, self.autocast):
+                if self.content_w:
+                    content = content + self.content_term(owned, tile)
+                for key, g in self.gram_sums(owned, image, tile).items():
+                    sums[key] = sums[key] + g if key in sums else g
+        return content, sums
+
+    def tiled_gradient(self, image: torch.Tensor, d_content: torch.Tensor,
+                       d_sums: dict[GramKey, torch.Tensor]) -> torch.Tensor:
+        """Second pass: ∂L/∂image, each tile's features recomputed and backpropagated on their own."""
+        assert self.tiling is not None
+        grad = torch.zeros_like(image)
+        for tile in self.tiling.tiles(image):
+            with torch.enable_grad():
+                crop = tile.crop(image).detach().requires_grad_(True)
+                feats = features(self.net, crop, self.layers, self.autocast)
+                owned = {name: tile.owned(f, self.strides[name]) for name, f in feats.items()}
+                surrogate = d_content * self.content_term(owned, tile) if self.content_w else crop.sum() * 0
+                for key, g in self.gram_sums(owned, image, tile).items():
+                    surrogate = surrogate + (d_sums[key] * g).sum()
+                (part,) = torch.autograd.grad(surrogate, crop)
+            tile.crop(grad).add_(part)
+        return grad
+
+    def __call__(self, image: torch.Tensor) -> LossParts:
+        content, style = self._terms(image)
+        zero = torch.zeros((), device=image.device)
         tv = losses.total_variation(image) if self.s.tv_weight else zero
         total = losses.total_loss(content, style, tv, self.s.content_weight, self.s.style_weight, self.s.tv_weight)
         if self.targets.temporal is not None and self.s.temporal_weight:
             warped, mask = self.targets.temporal
             total = total + self.s.temporal_weight * losses.temporal_loss(image, warped, mask)
         return LossParts(total, content, style, tv)
+
+
+class _TiledTerms(torch.autograd.Function):
+    """(content term, style term) of an image scored tile by tile; the backward pass is the second pass."""
+
+    @staticmethod
+    def forward(ctx: Any, image: torch.Tensor, objective: Objective) -> tuple[torch.Tensor, torch.Tensor]:
+        content, sums = objective.tiled_sums(image)
+        with torch.enable_grad():
+            leaves = {key: g.detach().requires_grad_(True) for key, g in sums.items()}
+            style = objective.style_from_sums(leaves, image) if leaves else torch.zeros((), device=image.device)
+            d_sums = torch.autograd.grad(style, list(leaves.values()), allow_unused=True) if leaves else ()
+        ctx.objective = objective
+        ctx.d_sums = {key: torch.zeros_like(leaves[key]) if d is None else d for key, d in zip(leaves, d_sums)}
+        ctx.save_for_backward(image)
+        return content, style.detach()
+
+    @staticmethod
+    def backward(ctx: Any, d_content: torch.Tensor, d_style: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (image,) = ctx.saved_tensors
+        d_sums = {key: d_style * d for key, d in ctx.d_sums.items()}
+        return ctx.objective.tiled_gradient(image, d_content, d_sums), None

@@ -27,15 +27,18 @@ from PIL import Image
 
 from stylo import color
 from stylo.backbones import VGGFeatures, shared_backbone
+from stylo.budget import Plan, budget_bytes, plan
+from stylo.checkpoint import Checkpoint, Checkpointer, run_key
 from stylo.config import Settings, as_settings
 from stylo.device import resolve_device, resolve_precision
 from stylo.errors import RunError, StyloError
 from stylo.image import as_image, check_min_side, fit_area, fit_long_side, resize, to_pil, to_tensor
-from stylo.layers import deepest_layer, min_side
+from stylo.layers import deepest_layer, halo, min_side
 from stylo.objective import LossParts, Objective, compute_targets
-from stylo.steppers import PIXEL_SCALE, make_optimizer
+from stylo.steppers import PIXEL_SCALE, Stepper, make_optimizer
 
 SCALE_RATIO = 2.0  # each coarser level has half the side of the next
+STYLE_ZOOM = 2.0  # the style image is enlarged to the content's area at most this much a side (see style_size_for)
 ETA_MIN_STEPS = 3  # steps of a level measured before the time left is estimated
 
 
@@ -105,11 +108,16 @@ def scale_sizes(size: tuple[int, int], scales: int, minimum: int, coarsest: int 
 
 def style_size_for(style: Image.Image, content_size: tuple[int, int], s: Settings, level_factor: float,
                    scale: float = 1.0, minimum: int = 1) -> tuple[int, int]:
-    """The style image's size at one level: the content's area (the report's choice, aspect kept) or
-    ``style_size`` on the long side, scaled like the content at that level and by the style's ``scale``;
-    enlarged where needed so that its short side keeps the network's ``minimum``."""
+    """The style image's size at one level: the content's area (the report's choice, aspect kept) but enlarged
+    at most ``STYLE_ZOOM`` a side, or ``style_size`` on the long side scaled like the content at that level;
+    then by the style's ``scale``; enlarged where needed so that its short side keeps the network's ``minimum``.
+
+    The cap is for print sizes: a 1000 px painting enlarged to a 4096 px output gives blurred, upscaled
+    strokes; kept near its own resolution it gives crisp ones, while the pyramid's coarser levels (where the
+    cap does not bind) lay out the larger strokes (docs/benchmarks.md, "High resolution")."""
     if s.style_size is None:
-        size = fit_area(style.size, max(1, round(content_size[0] * content_size[1] * scale**2)))
+        area = min(content_size[0] * content_size[1], STYLE_ZOOM**2 * style.width * style.height)
+        size = fit_area(style.size, max(1, round(area * scale**2)))
     else:
         size = fit_long_side(style.size, max(1, round(s.style_size * level_factor * scale)))
     short = min(size)
@@ -189,6 +197,7 @@ class _Run:
     on_step: Callable[[Step], object] | None
     should_stop: Callable[[], bool] | None
     sizes: list[tuple[int, int]]
+    plans: list[Plan]  # per level: tiling and L-BFGS history within the memory budget
     start: float = field(default_factory=time.perf_counter)
     step: int = 0
     interrupted: bool = False
@@ -197,6 +206,10 @@ class _Run:
     minimum: int = 1  # the network's smallest image side (px) for these layers
     start_image: Image.Image | None = None  # video: replaces ``init`` at the first level
     temporal: tuple[Image.Image, torch.Tensor] | None = None  # video: warped previous frame and its mask
+    seed: int = 0
+    key: str = ""  # ties checkpoints to this run's settings and inputs
+    checkpointer: Checkpointer | None = None
+    resume: Checkpoint | None = None  # where to continue, until its level is reached
 
     def steps_at(self, level: int) -> int:
         return self.settings.steps if level == len(self.sizes) - 1 else self.settings.coarse_steps
@@ -205,18 +218,25 @@ class _Run:
     def total_steps(self) -> int:
         return sum(self.steps_at(level) for level in range(len(self.sizes)))
 
-    def eta(self, level: int, level_steps: int, level_seconds: float) -> float:
-        """Seconds left, from the measured cost of this level's steps (the first excluded: it includes the
-        level's set-up) scaled by pixels to the levels still to come; NaN until ``ETA_MIN_STEPS`` are measured."""
-        if level_steps < ETA_MIN_STEPS:
+    def eta(self, level: int, done: int, measured: int, seconds: float) -> float:
+        """Seconds left, from the measured cost of this level's last ``measured`` steps (the first excluded:
+        it includes the level's set-up; ``done`` in all) scaled to the levels still to come by pixels and by
+        their plan's cost (a tiled step costs more per pixel); NaN until ``ETA_MIN_STEPS`` are measured."""
+        if measured < ETA_MIN_STEPS:
             return math.nan
-        per_step = level_seconds / (level_steps - 1)
+        per_step = seconds / (measured - 1)
         w, h = self.sizes[level]
-        left = (self.steps_at(level) - level_steps) * per_step
+        left = (self.steps_at(level) - done) * per_step
         for later in range(level + 1, len(self.sizes)):
             lw, lh = self.sizes[later]
-            left += self.steps_at(later) * per_step * (lw * lh) / (w * h)
+            ratio = (lw * lh) / (w * h) * self.plans[later].cost / self.plans[level].cost
+            left += self.steps_at(later) * per_step * ratio
         return left
+
+    def save_checkpoint(self, level: int, done: int, stepper: Stepper) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.save(Checkpoint(self.key, self.seed, level, self.step, done, list(self.history),
+                                              stepper.state()))
 
     def stop_requested(self) -> bool:
         if self.should_stop is not None and self.should_stop():
@@ -228,21 +248,29 @@ def run_scale(image: torch.Tensor, objective: Objective, run: _Run, level: int,
               grad_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, LossParts]:
     """The level's optimizer steps on ``image`` (RGB in [0, 1]); returns the level's result and its losses."""
     x = (image.detach() * PIXEL_SCALE).contiguous()
-    stepper = make_optimizer(x, objective, run.settings, grad_mask)
+    stepper = make_optimizer(x, objective, run.settings, grad_mask, run.plans[level].history)
+    done = 0
+    if run.resume is not None and run.resume.level == level:
+        stepper.load_state(run.resume.state)
+        done, run.resume = run.resume.level_steps, None
     w, h = run.sizes[level]
     steps_before, first_done = run.step, 0.0
-    for _ in range(run.steps_at(level)):
+    while done < run.steps_at(level):
         if run.stop_requested():
+            run.save_checkpoint(level, done, stepper)
             break
         parts = stepper.step()
         if not torch.isfinite(parts.total):
             raise RunError("the optimization diverged (the loss is not finite); lower lr or the loss weights",
                            settings=("lr",))
         run.step += 1
+        done += 1
         run.history.append(parts.total.item())
+        if run.checkpointer is not None and run.checkpointer.due():
+            run.save_checkpoint(level, done, stepper)
         now = time.perf_counter()
         first_done = first_done or now
-        eta = run.eta(level, run.step - steps_before, now - first_done)
+        eta = run.eta(level, done, run.step - steps_before, now - first_done)
         if run.on_step is not None:
             run.on_step(Step(run.step, run.total_steps, level + 1, len(run.sizes), (w, h), parts.total.item(),
                              parts.content.item(), parts.style.item(), parts.tv.item(),
@@ -261,14 +289,19 @@ def run_levels(run: _Run, net: VGGFeatures, content: Image.Image, styles: list[I
     s, final_w, minimum = run.settings, run.sizes[-1][0], run.minimum
     image, parts, previous = torch.empty(0), None, cast(Level | None, None)
     for index, size in enumerate(run.sizes):
+        if run.resume is not None and index < run.resume.level:
+            continue
+        tile = run.plans[index].tile
         level = prepare_level(content, styles, masks, size, size[0] / final_w, s, device, minimum)
-        targets = compute_targets(net, s, level.content, level.styles, autocast, level.masks)
+        targets = compute_targets(net, s, level.content, level.styles, autocast, level.masks, tile)
         if run.temporal is not None and index == len(run.sizes) - 1:
             warped, mask = run.temporal
             targets.temporal = (to_tensor(resize(warped, size, s.resample)).to(device),
                                 F.interpolate(mask.to(device), size=(size[1], size[0]), mode="area"))
-        objective = Objective(net, targets, s, blend, autocast)
-        if previous is None:
+        objective = Objective(net, targets, s, blend, autocast, tile)
+        if run.resume is not None:  # the checkpoint holds the image
+            image = torch.zeros_like(level.content_rgb)
+        elif previous is None:
             image = initial_image(level, s, seed, blend) if run.start_image is None else \
                 to_tensor(resize(run.start_image.convert("RGB"), size, s.resample)).to(device)
         else:
@@ -289,6 +322,23 @@ def _prepare(image: Image.Image | torch.Tensor, what: str, minimum: int) -> Imag
     img = as_image(image, what)
     check_min_side(img.size, minimum, what)
     return img
+
+
+def level_plans(s: Settings, sizes: Sequence[tuple[int, int]], device: torch.device) -> list[Plan]:
+    """Each level's tiling and L-BFGS history within the memory budget (``max_memory``, or a share of the
+    RAM, or of the GPU's memory on a GPU); a one-line error naming the size that fits if one does not."""
+    total = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
+    budget = budget_bytes(s.max_memory, total)
+    margin = halo(s.model, (*s.content_layers, *s.style_layers))
+    grid = min_side(s.model, (*s.content_layers, *s.style_layers))
+    plans = [plan(w, h, budget, margin, grid, s.tile) for w, h in sizes]
+    for (w, h), p in zip(sizes, plans):
+        if p is None:
+            from stylo.budget import max_side
+
+            raise StyloError(f"a {w}×{h} image does not fit max_memory: at most {max_side(budget, margin)} px "
+                             "on the long side", settings=("size", "max_memory"))
+    return cast(list[Plan], plans)
 
 
 def backbone_for(s: Settings) -> VGGFeatures:
@@ -318,6 +368,8 @@ def stylize_result(
     masks: Sequence[Image.Image | torch.Tensor] | None = None,
     start: Image.Image | None = None,
     temporal: tuple[Image.Image, torch.Tensor] | None = None,
+    checkpoint: Checkpointer | None = None,
+    resume: Checkpoint | None = None,
 ) -> Result:
     """Repaint ``content`` in the style of ``style`` (one image, or several blended by ``style_blend``).
 
@@ -327,6 +379,9 @@ def stylize_result(
     backbone (by default loaded once per process for each model, pooling and depth). For video (stylo.video):
     ``start`` replaces ``init`` at the first level, and ``temporal`` (the previous result warped to this frame,
     and a (1, 1, H, W) mask of where the warp holds) adds Ruder et al.'s temporal term at the final size.
+    ``checkpoint`` is offered a :class:`~stylo.checkpoint.Checkpoint` whenever it says one is due, and when the
+    run is stopped; ``resume`` continues from one (of the same settings and inputs: else a StyloError).
+    Images larger than the memory budget allows at once are scored tile by tile (stylo.tiling), exactly.
     """
     s = as_settings(settings)
     styles_in: list[Image.Image | torch.Tensor] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
@@ -343,15 +398,24 @@ def stylize_result(
     mask_imgs = style_masks(masks, len(style_imgs))
     final = fit_long_side(content_img.size, s.size)
     check_min_side(final, minimum, f"content image at size {s.size}")
-    seed = s.seed if s.seed is not None else secrets.randbelow(2**31)
+    key = run_key(s, [content_img, *style_imgs, *(m for m in mask_imgs if m is not None)]) \
+        if checkpoint is not None or resume is not None else ""
+    if resume is not None and resume.key != key:
+        raise StyloError("the checkpoint belongs to another run (other settings or input images); "
+                         "resume with the same ones, or start again without resuming")
+    seed = resume.seed if resume is not None else s.seed if s.seed is not None else secrets.randbelow(2**31)
     device = resolve_device(s.device)
     autocast = resolve_precision(s.precision, device)
+    sizes = scale_sizes(final, s.scales, minimum, s.coarsest)
+    plans = level_plans(s, sizes, device)
     if net is None:
         net = backbone_for(s)
     net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
-    run = _Run(s, on_step, should_stop, scale_sizes(final, s.scales, minimum, s.coarsest), minimum=minimum,
-               start_image=start, temporal=temporal)
+    run = _Run(s, on_step, should_stop, sizes, plans, minimum=minimum, start_image=start, temporal=temporal,
+               seed=seed, key=key, checkpointer=checkpoint, resume=resume)
+    if resume is not None:
+        run.step, run.history = resume.step, list(resume.history)
     image, parts = run_levels(run, net, content_img, style_imgs, mask_imgs, blend, seed, device, autocast)
     if image.shape[-1] != final[0]:  # interrupted on a coarse level: deliver the requested size anyway
         image = F.interpolate(image, size=(final[1], final[0]), mode="bicubic", align_corners=False).clamp(0, 1)

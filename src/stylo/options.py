@@ -23,6 +23,10 @@ RUN_ONLY = (
                             "covers keep the content), or one mask for one style (black = protected), or one mask "
                             "for two styles (white = first, black = second)"),
     ("--save-every", "N", "also write every N-th step to `OUTPUT_frames/`"),
+    ("--checkpoint-every", "SECONDS", "write a checkpoint `OUTPUT.ckpt` this often (default 300; 0: after every "
+                                      "step); it is removed when the run finishes"),
+    ("--resume", "", "continue the run whose checkpoint `OUTPUT.ckpt` is there (after a kill, a reboot, a "
+                     "Ctrl-C), with the same inputs and settings"),
     ("--quiet", "", "no progress line"),
 )
 TABLE_START, TABLE_END = "<!-- options:start -->", "<!-- options:end -->"

@@ -7,6 +7,7 @@ Progress and cancellation follow the engine's contract: ``on_step(Step)`` after 
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 
 from PIL import Image
 
+from stylo.checkpoint import CheckpointFile, checkpoint_path
 from stylo.config import Settings
 from stylo.errors import RunError, StyloError
 from stylo.image import check_output_path, open_image, save_png
@@ -35,6 +37,8 @@ class Job:
     masks: tuple[Path, ...] = ()
     labels: tuple[str, ...] | None = None  # content label, then one per style
     save_every: int | None = None  # also save every N-th step as OUTPUT_frames/stepNNNNN.png
+    checkpoint_every: float | None = None  # seconds between checkpoints OUTPUT.ckpt (0: every step); None: none
+    resume: bool = False  # continue from OUTPUT.ckpt
 
 
 @dataclass
@@ -54,6 +58,8 @@ def frames_dir(output: Path) -> Path:
 def check_job(job: Job) -> None:
     """Everything that can be known before any compute: the output is writable and is not an input."""
     check_output_path(job.output, inputs=(job.content, *job.styles, *job.masks))
+    if job.checkpoint_every is not None and not (0 <= job.checkpoint_every < math.inf):
+        raise StyloError("checkpoint_every must be a number of seconds >= 0", settings=("checkpoint_every",))
     if job.save_every is not None:
         if job.save_every < 1:
             raise StyloError("save_every must be >= 1", settings=("save_every",))
@@ -118,10 +124,17 @@ def render(job: Job, on_step: Callable[[Step], object] | None = None, should_sto
             except OSError as exc:
                 raise RunError(f"cannot save frame {frame}: {exc.strerror or exc}") from exc
 
-    result = stylize_result(content, styles, job.settings, step, should_stop, masks=masks)
+    store = None
+    if job.checkpoint_every is not None or job.resume:
+        store = CheckpointFile(checkpoint_path(job.output), job.checkpoint_every or 0.0)
+    resume = store.load() if store is not None and job.resume else None
+    result = stylize_result(content, styles, job.settings, step, should_stop, masks=masks,
+                            checkpoint=store if job.checkpoint_every is not None else None, resume=resume)
     labels = job.labels or (job.content.name, *(p.name for p in job.styles))
     manifest = build_manifest(job.settings, result, labels[0], labels[1:], [p.name for p in job.masks])
     save_result(result.image, job.output, manifest)
+    if store is not None and not result.interrupted:
+        store.remove()
     scored = evaluate and not result.interrupted
     metrics = evaluate_blend(result.image, content, styles, job.settings) if scored else {}
     return Rendered(result, job.output, manifest, metrics)

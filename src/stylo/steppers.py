@@ -7,7 +7,7 @@ Working on 0–255 values (not [0, 1]) keeps the first-step heuristics and ``lr`
 
 from __future__ import annotations
 
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import torch
 
@@ -24,6 +24,18 @@ class Stepper(Protocol):
 
     def result(self) -> tuple[torch.Tensor, LossParts]: ...
 
+    def state(self) -> dict[str, Any]: ...
+
+    def load_state(self, state: dict[str, Any]) -> None: ...
+
+
+def _parts_numbers(parts: LossParts | None) -> list[float] | None:
+    return None if parts is None else [float(t.detach()) for t in (parts.total, parts.content, parts.style, parts.tv)]
+
+
+def _parts(numbers: list[float] | None) -> LossParts | None:
+    return None if numbers is None else LossParts(*(torch.tensor(v) for v in numbers))
+
 
 def evaluate(objective: Objective, x: torch.Tensor, grad_mask: torch.Tensor | None = None
              ) -> tuple[LossParts, torch.Tensor]:
@@ -37,17 +49,35 @@ def evaluate(objective: Objective, x: torch.Tensor, grad_mask: torch.Tensor | No
 class LBFGSStepper:
     """Each step returns the losses of the new current image, which is also the best so far."""
 
-    def __init__(self, x: torch.Tensor, objective: Objective, lr: float, grad_mask: torch.Tensor | None):
+    def __init__(self, x: torch.Tensor, objective: Objective, lr: float, grad_mask: torch.Tensor | None,
+                 history: int = LBFGS_HISTORY):
         def fn(v: torch.Tensor) -> tuple[float, torch.Tensor, LossParts]:
             parts, grad = evaluate(objective, v, grad_mask)
             return parts.total.item(), grad, parts
 
         self.x = x
-        self.opt = BoxLBFGS(x, fn, 0.0, PIXEL_SCALE, history=LBFGS_HISTORY, first_step=lr)
+        self.opt = BoxLBFGS(x, fn, 0.0, PIXEL_SCALE, history=history, first_step=lr)
 
     def step(self) -> LossParts:
         self.opt.step()
         return cast(LossParts, self.opt.aux)
+
+    def state(self) -> dict[str, Any]:
+        """Everything the next steps depend on: the image, its loss and gradient, the curvature pairs."""
+        pairs = list(self.opt.pairs)
+        return {"kind": "lbfgs", "x": self.x.detach().clone(), "loss": self.opt.loss, "grad": self.opt.grad,
+                "s": [p[0] for p in pairs], "y": [p[1] for p in pairs], "rho": [p[2] for p in pairs],
+                "aux": _parts_numbers(self.opt.aux)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            self.x.copy_(state["x"].to(self.x.device))
+        device = self.x.device
+        self.opt.loss, self.opt.aux = state["loss"], _parts(state["aux"])
+        self.opt.grad = None if state["grad"] is None else state["grad"].to(device)
+        self.opt.pairs.clear()
+        for s, y, rho in zip(state["s"], state["y"], state["rho"]):
+            self.opt.pairs.append((s.to(device), y.to(device), rho))
 
     def result(self) -> tuple[torch.Tensor, LossParts]:
         if self.opt.aux is None:
@@ -73,6 +103,19 @@ class AdamStepper:
             self.x.clamp_(0.0, PIXEL_SCALE)
         return parts
 
+    def state(self) -> dict[str, Any]:
+        best_loss, best_x, best_parts = self.best
+        return {"kind": "adam", "x": self.x.detach().clone(), "adam": self.opt.state_dict(), "best_loss": best_loss,
+                "best_x": best_x, "best_parts": _parts_numbers(best_parts)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            self.x.copy_(state["x"].to(self.x.device))
+        self.opt.load_state_dict(state["adam"])
+        best_x = state["best_x"]
+        self.best = (state["best_loss"], None if best_x is None else best_x.to(self.x.device),
+                     _parts(state["best_parts"]))
+
     def result(self) -> tuple[torch.Tensor, LossParts]:
         with torch.no_grad():
             final = self.objective(self.x.detach() / PIXEL_SCALE)
@@ -82,8 +125,9 @@ class AdamStepper:
 
 
 def make_optimizer(x: torch.Tensor, objective: Objective, settings: Settings,
-                   grad_mask: torch.Tensor | None = None) -> Stepper:
-    """L-BFGS (``lr``: largest pixel change of its first step, 0–255 units) or Adam (``lr`` in [0, 1] units)."""
+                   grad_mask: torch.Tensor | None = None, history: int = LBFGS_HISTORY) -> Stepper:
+    """L-BFGS (``lr``: largest pixel change of its first step, 0–255 units; ``history`` curvature pairs kept)
+    or Adam (``lr`` in [0, 1] units)."""
     if settings.optimizer == "adam":
         return AdamStepper(x, objective, settings.learning_rate * PIXEL_SCALE, grad_mask)
-    return LBFGSStepper(x, objective, settings.learning_rate, grad_mask)
+    return LBFGSStepper(x, objective, settings.learning_rate, grad_mask, history)

@@ -150,3 +150,18 @@ def test_token_guards_every_request(tmp_path: Path) -> None:
         assert c.get("/api/health", headers={"authorization": "Bearer s3cret"}).status_code == 200
         assert c.get("/?token=s3cret").status_code == 200
         assert c.get("/api/runs").status_code == 200  # the cookie set by the visit above
+
+
+def test_the_size_choice_follows_the_servers_memory_budget(client, small_images) -> None:
+    from stylo.budget import budget_bytes, max_side
+    from stylo.web.state import Limits
+
+    client.app.state.limits = Limits(max_memory="3G")
+    largest = client.get("/api/limits").json()["max_size"]
+    assert largest == max_side(budget_bytes("3G")) > 2048  # tiled runs go beyond what fits at once
+    content, style = upload(client, small_images[0]), upload(client, small_images[1])
+    res = client.post("/api/runs", json={"content": content, "style": style, "settings": {"size": largest + 16}})
+    assert res.status_code == 400 and f"up to {largest} px" in res.json()["error"]
+    res = client.post("/api/runs", json={"content": content, "style": style, "settings": TINY})
+    run = wait_done(client, res.json()["id"])
+    assert run["status"] == "done" and run["settings"]["max_memory"] == "3G"  # the run got the server's budget

@@ -15,7 +15,7 @@ from stylo.image import MAX_PIXELS
 
 UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.png$")  # what the server names uploads; nothing else is served
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-STUDIO_MAX_SIZE = 2048  # the page's largest size choice; the memory budget may lower it
+STUDIO_MAX_SIZE = 8192  # the page's largest size choice; the server's memory budget lowers it (tiled runs)
 
 
 def error(status: int, message: str) -> JSONResponse:

@@ -39,6 +39,7 @@ def create_run(request: Request, body: dict[str, Any]) -> dict[str, Any] | Respo
     s = from_mapping(raw, source="the studio", allowed=WEB_FIELDS)
     if s.size > limits.max_size:
         return error(400, f"this studio allows sizes up to {limits.max_size} px")
+    s = s.replace(max_memory=limits.max_memory)  # runs are tiled within the server's budget
     if max(s.steps, s.coarse_steps) > limits.max_steps:
         return error(400, f"this studio allows up to {limits.max_steps} steps per level")
     if state.store.count_active() >= limits.max_queued:

@@ -12,7 +12,7 @@ const PRESETS = {
 const PRESET_NAMES = { default: "balanced layers", fine: "fine textures", coarse: "large shapes", equal: "equal weights" };
 const COLOUR_NAMES = { none: "style colours", luminance: "keeps colours (luminance)", histogram: "keeps colours (histogram)" };
 const SUP = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹", ".": "·" };
-const SIZES = [256, 384, 512, 768, 1024, 1536, 2048];
+const SIZES = [256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192];
 const SAVED = "stylo.settings";
 let DEFAULTS = null;
 
