@@ -50,3 +50,14 @@ def test_step_cost_script_runs(capsys) -> None:
 def test_flop_count_of_vgg19() -> None:
     # conv1_1 alone at 1x1: 2·3·64·9 FLOPs
     assert step_cost.conv_gflop(1, 1, "conv1_1") == pytest.approx(2 * 3 * 64 * 9 / 1e9)
+
+
+def test_highres_script_prints_untiled_and_tiled_rows(capsys) -> None:
+    import highres
+
+    assert highres.main(["--sizes", "160", "--max-memory", "2G"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 160 |")]
+    assert [r.split("|")[2].strip().split(":")[0] for r in rows] == ["untiled", "tiled"]
+    for row in rows:
+        rss, per_step = (float(v) for v in row.split("|")[3:5])
+        assert 0.2 < rss < 2 and per_step > 0

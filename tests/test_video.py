@@ -152,3 +152,78 @@ def test_bad_video_input_exits_2(tmp_path: Path, capsys) -> None:
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("stylo: ") and err.count("\n") == 1
+
+
+def video_argv(source: Path, out: Path, *extra: str) -> list[str]:
+    return ["video", str(source), str(SAMPLES / "starry_night.jpg"), "-o", str(out), "--size", "64", "--steps", "2",
+            "--coarse-steps", "2", "--seed", "0", *extra]
+
+
+def test_sigkill_mid_clip_then_a_rerun_recomputes_only_the_missing_frames(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = tmp_path / "in"
+    source.mkdir()
+    for i, frame in enumerate(pan(5)):
+        frame.save(source / f"{i:03d}.png")
+    whole = tmp_path / "whole"
+    assert main(video_argv(source, whole, "--quiet")) == 0
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "stylo", *video_argv(source, out)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = sorted(out.glob("*.png"))
+    assert 2 <= len(kept) < 5
+    stamps = {p: p.stat().st_mtime_ns for p in kept}
+    rerun = subprocess.run([sys.executable, "-m", "stylo", *video_argv(source, out)], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stderr.count("from an earlier run") == len(kept)
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # not rewritten
+    for mine, reference in zip(sorted(out.glob("*.png")), sorted(whole.glob("*.png")), strict=True):
+        assert np.array_equal(np.asarray(Image.open(mine)), np.asarray(Image.open(reference)))
+
+
+def test_fps_sets_the_output_rate(tmp_path: Path) -> None:
+    import av
+
+    source = tmp_path / "in.mp4"
+    make_clip(source, pan(3), 8, audio=False)
+    out = tmp_path / "out.mp4"
+    assert main(video_argv(source, out, "--fps", "24", "--quiet")) == 0
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].average_rate == 24
+
+
+def test_chunks_overlap_and_cross_fade() -> None:
+    from stylo.video.chunks import crossfade_weight, plan_chunks
+
+    chunks = plan_chunks(10, 4, 2)
+    assert [(c.start, c.own, c.end) for c in chunks] == [(0, 0, 4), (2, 4, 8), (6, 8, 10)]
+    assert [crossfade_weight(chunks[1], f) for f in (2, 3)] == [1 / 3, 2 / 3]
+
+
+def test_a_ray_chunked_run_matches_the_local_run(tmp_path: Path) -> None:
+    require("ray")
+    source = tmp_path / "in"
+    source.mkdir()
+    frames = pan(24, 96, 72)
+    for i, frame in enumerate(frames):
+        frame.save(source / f"{i:03d}.png")
+    local, spread = tmp_path / "local", tmp_path / "ray"
+    small = ("--quiet", "--size", "48")
+    assert main(video_argv(source, local, *small)) == 0
+    assert main(video_argv(source, spread, *small, "--executor", "ray", "--workers", "2", "--chunk", "12",
+                           "--overlap", "6")) == 0
+    outs = {name: [Image.open(p).convert("RGB") for p in sorted(folder.glob("*.png"))]
+            for name, folder in (("local", local), ("ray", spread))}
+    assert len(outs["local"]) == len(outs["ray"]) == 24
+    assert len(list((spread / "chunks" / "001").glob("*.png"))) == 18  # the second chunk began 6 frames early
+    errors = {name: flow.warping_error([f.resize(o[0].size) for f in frames], o) for name, o in outs.items()}
+    assert abs(errors["ray"] - errors["local"]) <= 0.1 * errors["local"], errors

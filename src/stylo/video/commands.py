@@ -13,6 +13,7 @@ from stylo.errors import StyloError
 
 
 def add_video_parser(sub: Any) -> None:
+    from stylo.experiments.commands import add_executor_flags
     from stylo.options import add_setting_flags
 
     v = sub.add_parser("video", help="stylize a clip (a video file or a folder of frames) without flicker")
@@ -24,6 +25,12 @@ def add_video_parser(sub: Any) -> None:
     v.add_argument("--config", metavar="TOML", help="settings file; flags override it")
     v.add_argument("--config-from", default=None, help=argparse.SUPPRESS)
     v.add_argument("--quiet", action="store_true")
+    v.add_argument("--chunk", type=int, default=24, metavar="N",
+                   help="with --executor ray or --workers N: frames per chunk (default 24)")
+    v.add_argument("--overlap", type=int, default=6, metavar="N",
+                   help="frames each chunk also computes before its own, cross-faded with its predecessor's "
+                        "(default 6)")
+    add_executor_flags(v)
     add_setting_flags(v)
 
 
@@ -73,7 +80,20 @@ def cmd_video(args: argparse.Namespace, settings: Any) -> int:
         eta = f", {done.fps:.2f} frames/s, {done.eta:.0f} s left" if done.fps else ""
         print(f"frame {done.index + 1}/{done.total}: {state}{eta}", file=sys.stderr, flush=True)
 
-    written = stylize_frames(clip.frames, styles, settings, frames_dir, report)
+    chunked = args.executor != "local" or args.workers != 1
+    if chunked:
+        if args.chunk < 1 or not 0 <= args.overlap < args.chunk:
+            raise StyloError("--chunk must be >= 1 and --overlap between 0 and chunk - 1")
+        from stylo.experiments.executors import make_executor
+        from stylo.video.chunks import stylize_chunked
+
+        s = settings if settings.seed is not None else settings.replace(seed=0)
+        written = stylize_chunked(source, args.frames[0], len(clip.frames), [Path(p) for p in args.styles],
+                                  s.to_dict(), frames_dir, make_executor(args.executor, args.workers,
+                                                                         args.ray_address),
+                                  args.chunk, args.overlap)
+    else:
+        written = stylize_frames(clip.frames, styles, settings, frames_dir, report)
     if to_file:
         from PIL import Image
 
