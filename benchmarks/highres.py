@@ -1,9 +1,9 @@
 """High-resolution benchmark: peak RSS and seconds per full-size step, tiled and untiled, per output size.
 
-    python benchmarks/highres.py [--sizes 512 1024 2048 4096] [--big] [--max-memory 8G] [--device cpu]
+    python benchmarks/highres.py [--sizes 512 1024 2048 4096] [--big] [--max-memory 3G] [--device cpu]
 
 Each row is one run in its own process (Tübingen × The Starry Night from shared/images, 4:3, seed 0, every
-default but 1 coarse and 3 full-size steps): its peak RSS is read from ``wait4``, its seconds per full-size
+default but ``--steps 2 --coarse-steps 2``): its peak RSS is read from ``wait4``, its seconds per full-size
 step from its last level's steps. Where the whole image fits the budget, a row runs untiled and a second
 forces tiles (``tile``); where it does not, the budget's own plan runs. ``--big`` adds 8192 px.
 """
@@ -46,10 +46,10 @@ print(json.dumps({"per_step": (last[-1] - last[0]) / (len(last) - 1), "seconds":
 """
 
 
-def run(size: int, tile: int | None, budget: str, device: str) -> tuple[float, float]:
+def run(size: int, tile: int | None, budget: str | None, device: str) -> tuple[float, float]:
     """(peak RSS in GiB from wait4, seconds per full-size step) of one run in its own process."""
     content, style = images()
-    settings = {"size": size, "steps": 3, "coarse_steps": 1, "seed": 0, "max_memory": budget, "device": device,
+    settings = {"size": size, "steps": 2, "coarse_steps": 2, "seed": 0, "max_memory": budget, "device": device,
                 "tile": tile}
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([sys.executable, "-c", CHILD, str(content), str(style), json.dumps(settings)],
@@ -68,12 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096])
     ap.add_argument("--big", action="store_true", help="add 8192 px")
-    ap.add_argument("--max-memory", default="8G")
+    ap.add_argument("--max-memory", default=None, help="the budget (default: stylo's, 30 %% of RAM)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     sizes = [*args.sizes, *([8192] if args.big else [])]
     budget = budget_bytes(args.max_memory)
-    print(f"budget {args.max_memory}; peak RSS from wait4; seconds per step of the last (full-size) level")
+    print(f"budget {budget / GIB:.1f} GiB; peak RSS from wait4; seconds per step of the last (full-size) level")
     print("| size | mode | peak RSS (GiB) | s / full-size step |")
     print("| ---: | --- | ---: | ---: |")
     margin = halo("vgg19", GATYS_STYLE_LAYERS)

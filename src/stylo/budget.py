@@ -2,9 +2,10 @@
 (no torch).
 
 The figures are measured (docs/benchmarks.md, "High resolution"): peak RSS of an untiled run grows by about
-2.1 GB per megapixel above a fixed 0.6 GB (the interpreter, the network, the style targets). A tiled run
-(stylo.tiling) keeps only full-size images (the image, its gradient, the L-BFGS vectors, the content target)
-and one tile's activations at a time, so a budget allows far larger images than untiled runs.
+2.1 GB per megapixel above a fixed 0.6 GB (the interpreter, the network, the style targets), plus 24 bytes
+a pixel for each L-BFGS pair it keeps (a 12-step level at 2048 px peaked at 8.9 GB, not the 7.1 GB of 2
+steps). A tiled run (stylo.tiling) keeps only full-size images (the image, its gradient, the L-BFGS vectors,
+the content target) and one tile's activations at a time, so a budget allows far larger images.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from stylo.errors import StyloError
 
 GIB = 1024**3
 FIXED_BYTES = int(0.6 * GIB)  # interpreter, torch, VGG19 weights, style targets
-BYTES_PER_PIXEL = 2100  # untiled: activations, gradients and L-BFGS history per output pixel (2.1 GB per MP)
+BYTES_PER_PIXEL = 2050  # untiled: activations, gradients and images per output pixel, besides the L-BFGS pairs
 IMAGE_BYTES_PER_PIXEL = 330  # tiled: the full-size tensors besides the L-BFGS history
 PAIR_BYTES_PER_PIXEL = 24  # one L-BFGS curvature pair: two fp32 RGB images
 TILE_BYTES_PER_PIXEL = 1400  # tiled: activations and their gradients per computed pixel of a tile
@@ -81,8 +82,8 @@ class Plan:
         return 4 / 3 * ((self.tile + 2 * self.margin) / self.tile) ** 2
 
 
-def untiled_bytes(pixels: int) -> int:
-    return FIXED_BYTES + BYTES_PER_PIXEL * pixels
+def untiled_bytes(pixels: int, history: int = HISTORIES[0]) -> int:
+    return FIXED_BYTES + (BYTES_PER_PIXEL + PAIR_BYTES_PER_PIXEL * history) * pixels
 
 
 def tiled_bytes(pixels: int, history: int, tile: int, margin: int) -> int:
@@ -98,8 +99,9 @@ def plan(width: int, height: int, budget: int, margin: int, grid: int = 16, tile
     if tile is not None and tile < max(width, height):
         fits = [h for h in HISTORIES if tiled_bytes(pixels, h, tile, margin) <= budget]
         return Plan(tile, fits[0], margin, tiled_bytes(pixels, fits[0], tile, margin)) if fits else None
-    if untiled_bytes(pixels) <= budget:
-        return Plan(None, HISTORIES[0], margin, untiled_bytes(pixels))
+    for history in HISTORIES[:2]:
+        if untiled_bytes(pixels, history) <= budget:
+            return Plan(None, history, margin, untiled_bytes(pixels, history))
     for smallest in (GOOD_TILE, MIN_TILE):
         for history in HISTORIES:
             room = budget - tiled_bytes(pixels, history, 0, 0)
@@ -116,4 +118,5 @@ def max_side(budget: int, margin: int = 80) -> int:
     """The largest long side (px) of a square output that fits ``budget`` bytes, tiled as finely as allowed."""
     room = budget - FIXED_BYTES - TILE_BYTES_PER_PIXEL * (MIN_TILE + 2 * margin) ** 2
     pixels = max(0, room) / (IMAGE_BYTES_PER_PIXEL + PAIR_BYTES_PER_PIXEL * HISTORIES[-1])
-    return max(int(math.sqrt(pixels)), int(math.sqrt(max(0, budget - FIXED_BYTES) / BYTES_PER_PIXEL)))
+    untiled = max(0, budget - FIXED_BYTES) / (BYTES_PER_PIXEL + PAIR_BYTES_PER_PIXEL * HISTORIES[1])
+    return max(int(math.sqrt(pixels)), int(math.sqrt(untiled)))

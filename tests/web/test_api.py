@@ -13,6 +13,7 @@ from stylo.image import read_manifest
 from stylo.web.app import create_app
 from stylo.web.state import Limits
 
+from ..conftest import require
 from .conftest import TINY, upload, wait_done
 
 
@@ -165,3 +166,62 @@ def test_the_size_choice_follows_the_servers_memory_budget(client, small_images)
     res = client.post("/api/runs", json={"content": content, "style": style, "settings": TINY})
     run = wait_done(client, res.json()["id"])
     assert run["status"] == "done" and run["settings"]["max_memory"] == "3G"  # the run got the server's budget
+
+
+def tiny_clip(path: Path, frames: int = 4, side: int = 64) -> Path:
+    from ..test_video import make_clip, pan
+
+    make_clip(path, [f.resize((side, side * 3 // 4)) for f in pan(frames)], 8, audio=False)
+    return path
+
+
+def test_a_clip_runs_to_an_mp4_with_a_poster_in_the_gallery(client: TestClient, small_images, tmp_path: Path) -> None:
+    require("av")
+    clip = tiny_clip(tmp_path / "c.mp4")
+    with clip.open("rb") as fh:
+        res = client.post("/api/clips", files={"file": ("c.mp4", fh, "video/mp4")})
+    assert res.status_code == 201, res.text
+    up = res.json()
+    assert up["frames"] == 4 and up["fps"] == "8" and client.get(up["url"]).status_code == 200  # the poster
+    style = upload(client, small_images[1])
+    settings = {**TINY, "size": 48}
+    res = client.post("/api/runs", json={"content": up["id"], "style": style, "clip": up["clip"],
+                                         "settings": settings})
+    assert res.status_code == 201, res.text
+    run = wait_done(client, res.json()["id"])
+    assert run["status"] == "done" and run["total_steps"] == 4 and run["metrics"]["warping_error"] >= 0
+    video = client.get(f"/api/runs/{run['id']}/video")
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    (tmp_path / "out.mp4").write_bytes(video.content)
+    from stylo.video.io import read_clip
+
+    assert len(read_clip(tmp_path / "out.mp4").frames) == 4
+    listed = next(r for r in client.get("/api/runs").json() if r["id"] == run["id"])
+    assert listed["clip"] == up["clip"] and client.get(f"/api/runs/{run['id']}/image").status_code == 200
+    assert client.delete(f"/api/runs/{run['id']}").status_code == 200
+    assert client.get(f"/api/runs/{run['id']}/video").status_code == 404
+
+
+def test_clips_past_the_caps_are_refused(client: TestClient, tmp_path: Path) -> None:
+    require("av")
+    from stylo.web.state import Limits
+
+    client.app.state.limits = Limits(max_clip_frames=3, max_clip_bytes=200_000)
+    clip = tiny_clip(tmp_path / "c.mp4", frames=5)
+    with clip.open("rb") as fh:
+        res = client.post("/api/clips", files={"file": ("c.mp4", fh, "video/mp4")})
+    assert res.status_code == 400 and "at most 3 frames" in res.json()["error"]
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * 200_001)
+    with big.open("rb") as fh:
+        res = client.post("/api/clips", files={"file": ("big.mp4", fh, "video/mp4")})
+    assert res.status_code == 413
+    with (tmp_path / "bad.mp4").open("wb") as fh:
+        fh.write(b"not a video")
+    with (tmp_path / "bad.mp4").open("rb") as fh:
+        res = client.post("/api/clips", files={"file": ("bad.mp4", fh, "video/mp4")})
+    assert res.status_code == 400 and "error" in res.json()
+    assert not list((client.app.state.data_dir / "uploads" / "clips").glob("*"))  # nothing half-kept
+    res = client.post("/api/runs", json={"content": "0" * 32 + ".png", "style": "0" * 32 + ".png",
+                                         "clip": "../../etc"})
+    assert res.status_code == 400

@@ -271,3 +271,35 @@ def test_gallery_link_compare_reuse_and_accessible_names(server: Server, browser
     page.locator(f".card[data-run='{run_id}'] .delete").click()
     page.wait_for_function(f"() => document.querySelectorAll('.card').length === {before - 1}")
     page.close()
+
+
+def test_a_clip_upload_shows_its_frames_and_offers_the_mp4(server: Server, browser: Any, tmp_path: Path) -> None:
+    require("av")
+    from ..test_video import make_clip, pan
+
+    clip = tmp_path / "walk.mp4"
+    make_clip(clip, [f.resize((96, 72)) for f in pan(4)], 8, audio=False)
+    page = ready_page(server, browser)
+    page.set_input_files("[data-testid=content-file]", str(clip))
+    page.wait_for_function("() => /walk\\.mp4 \\(4 frames\\)/.test(document.querySelector('#drop-content')"
+                           ".getAttribute('aria-label'))", timeout=30_000)
+    page.wait_for_function("() => !document.querySelector('#start').disabled")
+    page.click("#start")
+    page.wait_for_function("() => /^frame \\d\\/4/.test(document.querySelector('#status').textContent)",
+                           timeout=120_000)  # the frames appear as they are made
+    shot(page, "clip-running")
+    wait_run(page)
+    link = page.locator("#download")
+    assert link.text_content() == "Download MP4" and link.get_attribute("href").endswith("/video")
+    assert re.search(r"4 frames · warping error", page.text_content("#status"))
+    run_id = page.evaluate("location.hash").split("=")[1]
+    page.wait_for_selector(f".card[data-run='{run_id}'] .badge.clip")
+    assert page.locator(f".card[data-run='{run_id}'] img").count() == 1  # the poster frame
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "got.mp4"
+    download.value.save_as(saved)
+    from stylo.video.io import read_clip
+
+    assert len(read_clip(saved).frames) == 4
+    page.close()

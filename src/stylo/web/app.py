@@ -25,7 +25,7 @@ from stylo.web import security
 from stylo.web.db import RunStore
 from stylo.web.events import Events
 from stylo.web.jobs import JobQueue
-from stylo.web.routes import events, pages, runs, uploads
+from stylo.web.routes import clips, events, pages, runs, uploads
 from stylo.web.state import Limits, error
 
 log = logging.getLogger("stylo.studio")
@@ -75,7 +75,7 @@ def create_app(data_dir: Path, token: str | None = None, workers: int = 1, host:
         return error(exc.status_code, str(exc.detail))
 
     app.mount("/static", StaticFiles(directory=pages.static_dir()), name="static")
-    for module in (pages, uploads, runs, events):
+    for module in (clips, pages, uploads, runs, events):
         app.include_router(module.router)
     # outermost last: the host and token are checked before anything else reads the request
     app.add_middleware(security.SecurityHeaders)

@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS runs (
     metrics TEXT,
     seconds REAL,
     error TEXT,
-    traceback TEXT                   -- the full traceback of an internal failure (users see ``error``)
+    traceback TEXT,                  -- the full traceback of an internal failure (users see ``error``)
+    clip TEXT,                       -- a video run: its clip folder under uploads/clips (content is its poster)
+    video TEXT                       -- a video run's MP4
 )
 """
 JSON_FIELDS = ("settings", "history", "metrics")
@@ -47,16 +49,17 @@ class RunStore:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(SCHEMA)
         columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
-        if "traceback" not in columns:  # a data folder made by stylo 0.1
-            self.conn.execute("ALTER TABLE runs ADD COLUMN traceback TEXT")
+        for column in ("traceback", "clip", "video"):  # a data folder made by an earlier stylo
+            if column not in columns:
+                self.conn.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
 
     def create(self, run_id: str, settings: dict[str, Any], content: str, style: str, content_label: str,
-               style_label: str) -> dict[str, Any]:
+               style_label: str, clip: str | None = None) -> dict[str, Any]:
         with self.lock:
             self.conn.execute(
-                "INSERT INTO runs (id, created, status, settings, content, style, content_label, style_label) "
-                "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
-                (run_id, time.time(), json.dumps(settings), content, style, content_label, style_label))
+                "INSERT INTO runs (id, created, status, settings, content, style, content_label, style_label, clip) "
+                "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                (run_id, time.time(), json.dumps(settings), content, style, content_label, style_label, clip))
         return self.get(run_id) or {}
 
     def update(self, run_id: str, **fields: Any) -> None:

@@ -111,6 +111,9 @@ class JobQueue:
                                   frame=frame, history=history)
             self.events.publish(run_id, event)
 
+        if run.get("clip"):
+            self._execute_clip(run_id, run, s)
+            return
         name = f"{run_id}.png"
         job = Job(uploads / run["content"], (uploads / run["style"],), runs_dir / name, s,
                   labels=(run["content_label"], run["style_label"]))
@@ -119,3 +122,47 @@ class JobQueue:
         self._finish(run_id, status="cancelled" if result.interrupted else "done", result=name, frame=name,
                      loss=result.loss, seconds=result.elapsed, step=result.steps, history=history,
                      metrics=done.metrics, settings=s.replace(seed=result.seed).to_dict())
+
+    def _execute_clip(self, run_id: str, run: dict[str, Any], s: Any) -> None:
+        """A video run: every frame of the clip through stylo.video (temporal loss, per-frame files), then
+        the MP4 at the clip's frame rate; the first stylized frame is the run's poster."""
+        import json
+        import shutil
+        from fractions import Fraction
+
+        from stylo.video.flow import warping_error
+        from stylo.video.io import read_clip, write_video
+        from stylo.video.pipeline import FrameDone, stylize_frames
+
+        clip_dir = self.data / "uploads" / "clips" / run["clip"]
+        meta = json.loads((clip_dir / "clip.json").read_text())
+        frames = read_clip(clip_dir).frames
+        style = self.data / "uploads" / run["style"]
+        runs_dir = self.data / "runs"
+        folder = runs_dir / f"{run_id}_frames"
+        from stylo.image import open_image
+
+        styles = [open_image(style, "style image")]
+        started = time.monotonic()
+
+        def on_frame(done: FrameDone) -> None:
+            frame = f"{run_id}-frame.png"
+            shutil.copyfile(folder / f"{done.index:05d}.png", runs_dir / frame)
+            self.store.update(run_id, step=done.index + 1, total_steps=done.total, frame=frame)
+            self.events.publish(run_id, {"type": "frame", "frame": frame, "index": done.index + 1,
+                                         "total": done.total, "fps": done.fps, "eta": done.eta})
+
+        written = stylize_frames(frames, styles, s, folder, on_frame, lambda: run_id in self.cancelled)
+        if len(written) < len(frames):
+            self._finish(run_id, status="cancelled", step=len(written))
+            return
+        video, poster = f"{run_id}.mp4", f"{run_id}.png"
+        from PIL import Image
+
+        outputs = [Image.open(p).convert("RGB") for p in written]
+        write_video(outputs, runs_dir / video, Fraction(meta["fps"]))
+        shutil.copyfile(written[0], runs_dir / poster)
+        small = [f.resize(outputs[0].size) for f in frames]
+        self._finish(run_id, status="done", result=poster, frame=poster, video=video, step=len(written),
+                     total_steps=len(frames), seconds=time.monotonic() - started,
+                     metrics={"warping_error": warping_error(small, outputs)}, settings=s.to_dict())

@@ -33,6 +33,9 @@ class Limits:
     upload_quota_bytes: int = 2 * 1024**3  # all uploads together; unused ones are pruned first
     max_label: int = 80
     max_memory: str | None = None  # the server's budget (``stylo serve --max-memory``)
+    max_clip_bytes: int = 50 * 1024 * 1024
+    max_clip_frames: int = 120
+    max_clip_size: int = 512  # px: a clip's output size (every frame is a run)
 
     @property
     def max_size(self) -> int:
@@ -40,6 +43,8 @@ class Limits:
 
     def public(self) -> dict[str, Any]:
         return {"max_size": self.max_size, "max_steps": self.max_steps, "max_upload_bytes": self.max_upload_bytes,
+                "max_clip_bytes": self.max_clip_bytes, "max_clip_frames": self.max_clip_frames,
+                "max_clip_size": min(self.max_clip_size, self.max_size),
                 "defaults": Settings().to_dict(),
                 "settings": sorted(WEB_FIELDS),
                 "choices": {name: list(c) for name in FIELDS if (c := choices(name)) and name in WEB_FIELDS}}

@@ -1,9 +1,10 @@
 """Runs: create (settings checked by :class:`~stylo.config.Settings` plus the studio's caps), list, read,
-cancel, delete, and their images."""
+cancel, delete, and their images (and a video run's MP4)."""
 
 from __future__ import annotations
 
 import secrets
+import shutil
 import unicodedata
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
 from stylo.config import WEB_FIELDS, from_mapping
+from stylo.web.routes.clips import clips_dir
 from stylo.web.state import RUN_ID, UPLOAD_NAME, Limits, error
 
 router = APIRouter()
@@ -39,6 +41,12 @@ def create_run(request: Request, body: dict[str, Any]) -> dict[str, Any] | Respo
     s = from_mapping(raw, source="the studio", allowed=WEB_FIELDS)
     if s.size > limits.max_size:
         return error(400, f"this studio allows sizes up to {limits.max_size} px")
+    clip = body.get("clip")
+    if clip is not None:
+        if not isinstance(clip, str) or not RUN_ID.match(clip) or not (clips_dir(state.data_dir) / clip).is_dir():
+            return error(400, "clip must be the id of an uploaded clip")
+        if s.size > min(limits.max_clip_size, limits.max_size):
+            return error(400, f"this studio makes clips up to {min(limits.max_clip_size, limits.max_size)} px")
     s = s.replace(max_memory=limits.max_memory)  # runs are tiled within the server's budget
     if max(s.steps, s.coarse_steps) > limits.max_steps:
         return error(400, f"this studio allows up to {limits.max_steps} steps per level")
@@ -48,7 +56,7 @@ def create_run(request: Request, body: dict[str, Any]) -> dict[str, Any] | Respo
         s = s.replace(seed=secrets.randbelow(2**31))
     run_id = uuid.uuid4().hex
     labels = [clean_label(body.get(f"{role}_label"), role, limits.max_label) for role in ("content", "style")]
-    run = state.store.create(run_id, s.to_dict(), body["content"], body["style"], *labels)
+    run = state.store.create(run_id, s.to_dict(), body["content"], body["style"], *labels, clip=clip)
     state.jobs.submit(run_id)
     return run
 
@@ -92,8 +100,9 @@ def delete(request: Request, run_id: str) -> dict[str, Any] | Response:
     if run["status"] in ("queued", "running"):
         return error(409, "cancel the run before deleting it")
     request.app.state.store.delete(run_id)
-    for name in {run.get("result"), run.get("frame")} - {None}:
+    for name in {run.get("result"), run.get("frame"), run.get("video")} - {None}:
         (request.app.state.data_dir / "runs" / name).unlink(missing_ok=True)
+    shutil.rmtree(request.app.state.data_dir / "runs" / f"{run_id}_frames", ignore_errors=True)
     return {"id": run_id, "deleted": True}
 
 
@@ -108,6 +117,13 @@ def run_file(request: Request, run_id: str, which: str) -> Path | None:
 def result_image(request: Request, run_id: str) -> Response:
     path = run_file(request, run_id, "result")
     return FileResponse(path, filename=f"stylo-{run_id[:8]}.png") if path else error(404, "no result yet")
+
+
+@router.get("/api/runs/{run_id}/video", response_model=None)
+def result_video(request: Request, run_id: str) -> Response:
+    path = run_file(request, run_id, "video")
+    return FileResponse(path, media_type="video/mp4", filename=f"stylo-{run_id[:8]}.mp4") if path else \
+        error(404, "no video for this run")
 
 
 @router.get("/api/runs/{run_id}/frame", response_model=None)

@@ -2,7 +2,7 @@
 // The studio page. Every text that comes from data is inserted as text (textContent via h()), never as HTML.
 const $ = (sel) => document.querySelector(sel);
 const state = { content: null, style: null, contentLabel: "", styleLabel: "", run: null, source: null,
-  history: [], marks: [], active: false, result: null };
+  history: [], marks: [], active: false, result: null, clip: null };
 const PRESETS = {
   default: { style_layers: null, style_layer_weights: null },
   fine: { style_layers: ["relu1_1", "relu2_1", "relu3_1"], style_layer_weights: null },
@@ -72,13 +72,18 @@ async function whileUploading(work) {
 async function uploadBlob(role, blob, name) {
   const form = new FormData();
   form.append("file", blob, name);
+  const clip = role === "content" && /^video\//.test(blob.type || "");
   await whileUploading(async () => {
-    try { setInput(role, await api("/api/uploads", { method: "POST", body: form }), name); }
-    catch (e) { showUploadError(role, e.message); }
+    try {
+      const up = await api(clip ? "/api/clips" : "/api/uploads", { method: "POST", body: form });
+      if (role === "content") state.clip = clip ? up.clip : null;
+      setInput(role, up, clip ? `${name} (${up.frames} frames)` : name);
+    } catch (e) { showUploadError(role, e.message); }
   });
 }
 
 async function useSample(role, name) {
+  if (role === "content") state.clip = null;
   await whileUploading(async () => {
     try { setInput(role, await api("/api/uploads/sample", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) }), name); }
     catch (e) { showUploadError(role, e.message); }
@@ -217,6 +222,7 @@ function follow(runId) {
       if (ev.status === "running") say(`running… step ${ev.step}`);
     }
     if (ev.type === "step") onStep(runId, ev);
+    if (ev.type === "frame") onFrame(runId, ev);
     if (ev.type === "start") say("running: the first steps…");
     if (ev.type === "end" || (ev.type === "snapshot" && !["queued", "running"].includes(ev.status))) {
       src.close(); state.source = null; finished(ev);
@@ -238,6 +244,14 @@ function onStep(runId, ev) {
   drawCurve();
 }
 
+function onFrame(runId, ev) {
+  const pct = Math.round((100 * ev.index) / ev.total);
+  $("#bar").style.width = `${pct}%`; $("#progress").setAttribute("aria-valuenow", String(pct));
+  const rate = ev.fps ? ` · ${ev.fps.toFixed(2)} frames/s · about ${Math.max(1, Math.round(ev.eta))} s left` : "";
+  $("#status").textContent = `frame ${ev.index}/${ev.total}${rate}`;
+  showPreview(`/api/runs/${runId}/frame?i=${ev.index}`, `frame ${ev.index} of the clip`);
+}
+
 function showPreview(url, alt) {
   const img = $("#preview");
   img.src = url; img.alt = alt; img.hidden = false; $("#preview-hint").hidden = true;
@@ -252,7 +266,8 @@ function finished(run) {
   if (run.status === "done") {
     $("#bar").style.width = "100%"; $("#progress").setAttribute("aria-valuenow", "100");
     showResult(run);
-    say(`done in ${run.seconds.toFixed(1)} s · loss ${run.loss.toExponential(2)} · seed ${run.settings.seed}`);
+    say(run.video ? `done in ${run.seconds.toFixed(1)} s · ${run.total_steps} frames · warping error ${run.metrics.warping_error.toExponential(2)}`
+      : `done in ${run.seconds.toFixed(1)} s · loss ${run.loss.toExponential(2)} · seed ${run.settings.seed}`);
   } else {
     say(`${run.status}${run.error ? ": " + run.error : ""}`);
   }
@@ -262,8 +277,11 @@ function finished(run) {
 function showResult(run) {
   state.result = run.id;
   showPreview(`/api/runs/${run.id}/image`, `${run.content_label} in the style of ${run.style_label}`);
-  const a = $("#download"); a.href = `/api/runs/${run.id}/image`; a.hidden = false;
-  $("#reuse").hidden = false;
+  const a = $("#download"); a.hidden = false;
+  a.href = `/api/runs/${run.id}/${run.video ? "video" : "image"}`;
+  a.textContent = run.video ? "Download MP4" : "Download PNG";
+  a.setAttribute("download", `stylo-${run.id.slice(0, 8)}.${run.video ? "mp4" : "png"}`);
+  $("#reuse").hidden = Boolean(run.video);
   showShare(run.id);
 }
 
@@ -275,7 +293,7 @@ async function start(e) {
   try {
     const run = await api("/api/runs", {
       method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ content: state.content, style: state.style, content_label: state.contentLabel, style_label: state.styleLabel, settings: readSettings() }),
+      body: JSON.stringify({ content: state.content, style: state.style, content_label: state.contentLabel, style_label: state.styleLabel, settings: readSettings(), ...(state.clip ? { clip: state.clip } : {}) }),
     });
     history.replaceState(null, "", `#run=${run.id}`);
     follow(run.id); loadGallery();
@@ -287,8 +305,8 @@ const selected = new Set();
 
 function describe(run) {
   const s = run.settings;
-  const steps = run.total_steps || s.steps;
-  return [`${s.size}px · ${steps} steps · ${ratioText(exponent(s.content_weight, s.style_weight))}`,
+  const steps = run.clip ? `${run.total_steps} frames` : `${run.total_steps || s.steps} steps`;
+  return [`${s.size}px · ${steps} · ${ratioText(exponent(s.content_weight, s.style_weight))}`,
     `${PRESET_NAMES[presetOf(s)]} · ${COLOUR_NAMES[s.preserve_color] || s.preserve_color} · seed ${s.seed}`];
 }
 
@@ -302,11 +320,12 @@ function card(run) {
   const [line1, line2] = describe(run);
   const el = h("article", { class: "card", "data-run": run.id }, thumb,
     h("div", { class: "meta" },
-      h("span", {}, h("span", { class: `badge ${run.status}` }, run.status), " ", h("b", {}, run.content_label), " × ", h("b", {}, run.style_label)),
+      h("span", {}, h("span", { class: `badge ${run.status}` }, run.status), run.clip ? h("span", { class: "badge clip" }, "clip") : null, " ", h("b", {}, run.content_label), " × ", h("b", {}, run.style_label)),
       h("span", {}, line1), h("span", {}, line2),
       h("span", {}, `${run.seconds ? run.seconds.toFixed(1) + " s" : ""}${m.ssim != null ? ` · SSIM ${m.ssim.toFixed(2)} · style ${m.style_distance_sum.toExponential(1)}` : ""}`)),
     h("div", { class: "row" }, open,
-      run.result ? h("a", { class: "download", href: `/api/runs/${run.id}/image`, download: `stylo-${run.id.slice(0, 8)}.png` }, "Download") : null,
+      run.video ? h("a", { class: "download", href: `/api/runs/${run.id}/video`, download: `stylo-${run.id.slice(0, 8)}.mp4` }, "Download MP4")
+        : run.result ? h("a", { class: "download", href: `/api/runs/${run.id}/image`, download: `stylo-${run.id.slice(0, 8)}.png` }, "Download") : null,
       ["queued", "running"].includes(run.status) ? null : del,
       h("label", {}, pick, " compare")));
   open.addEventListener("click", () => openInStudio(run));
@@ -333,6 +352,7 @@ async function loadGallery() {
 }
 
 function openInStudio(run) {
+  state.clip = run.clip || null;
   setInput("content", { id: run.content, url: `/api/uploads/${run.content}` }, run.content_label);
   setInput("style", { id: run.style, url: `/api/uploads/${run.style}` }, run.style_label);
   fillSettings(run.settings);
