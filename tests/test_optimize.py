@@ -49,6 +49,15 @@ def test_scale_sizes() -> None:
     assert optimize.scale_sizes((200, 100), 3, 16, coarsest=256) == [(200, 100)]  # the full size always runs
 
 
+def test_skipped_levels_hand_their_steps_to_the_first_level_kept(small_images) -> None:
+    content, style = Image.open(small_images[0]), Image.open(small_images[1])
+    s = Settings(size=64, scales=3, coarsest=32, steps=2, coarse_steps=3, seed=0, init="content")
+    result = optimize.stylize_result(content, style, s)  # levels 16 px (left out), 32 and 64 px
+    assert result.steps == 3 + 3 + 2
+    single = optimize.stylize_result(content, style, s.replace(coarsest=64))  # only 64 px: all 3 levels' steps
+    assert single.steps == 2 + 3 + 3
+
+
 def test_stop_request_returns_current_image_at_full_size(small_images, vgg19) -> None:
     content, style = images(small_images)
     calls = []

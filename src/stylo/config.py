@@ -77,7 +77,8 @@ class Settings:
     scales: int = setting(2, "coarse-to-fine levels (each half the size of the next); 1 = full size only",
                           metavar="N", low=1, high=MAX_SCALES)
     coarsest: int = setting(256, "long side of the smallest pyramid level; smaller levels are skipped (they "
-                            "paste the painting's objects)", metavar="PX", low=16, high=MAX_SIDE)
+                            "paste the painting's objects) and give their steps to the first level kept",
+                            metavar="PX", low=16, high=MAX_SIDE)
     init: Init = setting("feedforward", "starting image: feedforward = a feed-forward network's painting "
                          "(Magenta, 0.3 s), content = the photo")
     seed: int | None = setting(None, "random seed; recorded in the output either way", metavar="N",

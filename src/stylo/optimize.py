@@ -212,7 +212,12 @@ class _Run:
     resume: Checkpoint | None = None  # where to continue, until its level is reached
 
     def steps_at(self, level: int) -> int:
-        return self.settings.steps if level == len(self.sizes) - 1 else self.settings.coarse_steps
+        """``steps`` at the full size, ``coarse_steps`` on each smaller level; the levels left out (smaller
+        than ``coarsest``) hand their steps to the first level kept, so a small output is not left with a
+        few full-size steps only."""
+        s = self.settings
+        own = s.steps if level == len(self.sizes) - 1 else s.coarse_steps
+        return own + (s.coarse_steps * (s.scales - len(self.sizes)) if level == 0 else 0)
 
     @property
     def total_steps(self) -> int:
