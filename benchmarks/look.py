@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "images"
 STYLES = {"kiss": "the_kiss_detail.jpg", "wave": "great_wave.jpg", "udnie": "udnie.jpg",
           "scream": "the_scream.jpg", "starry": "starry_night.jpg", "matisse": "woman-with-hat-matisse.jpg"}
+EXACT = ("tile",)  # a setting that does not change the picture (tiling is exact): not in the cache key
 PANEL = [("tubingen", "kiss"), ("astronaut", "wave"), ("coffee", "udnie"), ("rocket", "kiss"),
          ("chelsea", "wave"), ("motorcycle", "udnie"), ("astronaut", "kiss"), ("tubingen", "wave"),
          ("coffee", "scream"), ("rocket", "matisse")]
@@ -64,7 +65,8 @@ def peer(content: Image.Image, style: Image.Image, size: int) -> tuple[Image.Ima
 def reference(content: Image.Image, style: Image.Image, s: Settings, steps: int, cache: Path, key: str
               ) -> tuple[Image.Image, float]:
     ref = s.replace(init="content", scales=1, steps=steps)
-    digest = hashlib.sha256(json.dumps([key, ref.to_dict()], sort_keys=True).encode()).hexdigest()[:12]
+    same_image = {k: v for k, v in ref.to_dict().items() if k not in EXACT}
+    digest = hashlib.sha256(json.dumps([key, same_image], sort_keys=True).encode()).hexdigest()[:12]
     path, meta = cache / f"{key}-{digest}.png", cache / f"{key}-{digest}.json"
     if path.exists() and meta.exists():
         return Image.open(path).convert("RGB"), json.loads(meta.read_text())["seconds"]
