@@ -60,7 +60,8 @@ def run(size: int, tile: int | None, budget: str | None, device: str) -> tuple[f
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode:
             err.seek(0)
-            raise SystemExit(f"size {size}: {err.read().strip().splitlines()[-1]}")
+            lines = err.read().strip().splitlines() or [f"exit status {proc.returncode}"]
+            raise SystemExit(f"size {size}: {lines[-1]}")
     return usage.ru_maxrss * 1024 / GIB, json.loads(out)["per_step"]
 
 
