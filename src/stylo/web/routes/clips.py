@@ -15,8 +15,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from stylo.errors import StyloError
-from stylo.web.routes.uploads import store_upload
-from stylo.web.state import Limits, error
+from stylo.web.routes.uploads import read_capped, store_upload
+from stylo.web.state import Limits
 
 router = APIRouter()
 
@@ -59,11 +59,9 @@ def decode_clip(blob: bytes, suffix: str, limits: Limits, folder: Path) -> dict[
 @router.post("/api/clips", status_code=201, response_model=None)
 async def upload_clip(request: Request, file: UploadFile) -> dict[str, Any] | Response:
     limits: Limits = request.app.state.limits
-    blob = await file.read(limits.max_clip_bytes + 1)
-    if len(blob) > limits.max_clip_bytes:
-        return error(413, f"the clip is larger than {limits.max_clip_bytes // 2**20} MB")
-    if not blob:
-        return error(400, "the clip is empty")
+    blob = await read_capped(file, limits.max_clip_bytes, "the clip")
+    if isinstance(blob, Response):
+        return blob
     clip_id = uuid.uuid4().hex
     folder = clips_dir(request.app.state.data_dir) / clip_id
     suffix = Path(file.filename or "clip.mp4").suffix.lower()[:8] or ".mp4"

@@ -56,14 +56,20 @@ def store_upload(request: Request, img: Image.Image) -> dict[str, Any]:
     return {"id": name, "width": img.width, "height": img.height, "url": f"/api/uploads/{name}"}
 
 
+async def read_capped(file: UploadFile, limit: int, what: str) -> bytes | Response:
+    """The uploaded bytes, or the error response for an empty upload or one over ``limit`` bytes."""
+    blob = await file.read(limit + 1)
+    if len(blob) > limit:
+        return error(413, f"{what} is larger than {limit // 2**20} MB")
+    return blob if blob else error(400, f"{what} is empty")
+
+
 @router.post("/api/uploads", status_code=201, response_model=None)
 async def upload(request: Request, file: UploadFile) -> dict[str, Any] | Response:
     limits: Limits = request.app.state.limits
-    blob = await file.read(limits.max_upload_bytes + 1)
-    if len(blob) > limits.max_upload_bytes:
-        return error(413, f"upload is larger than {limits.max_upload_bytes // 2**20} MB")
-    if not blob:
-        return error(400, "upload is empty")
+    blob = await read_capped(file, limits.max_upload_bytes, "upload")
+    if isinstance(blob, Response):
+        return blob
     img = await run_in_threadpool(decode_upload, blob, limits)
     return await run_in_threadpool(store_upload, request, img)
 
