@@ -104,13 +104,16 @@ def test_oversized_body_is_refused_from_its_length(client: TestClient) -> None:
 
 
 def test_bad_run_requests(client: TestClient, small_images) -> None:
+    from stylo.web.state import Limits
+
+    client.app.state.limits = Limits(max_memory="3G")  # sizes up to 2497 px
     content = upload(client, small_images[0])
     cases = [
         ({"content": "../../etc/passwd", "style": content}, "content must be the id of an upload"),
         ({"content": content, "style": "0" * 32 + ".png"}, "style must be the id of an upload"),
         ({"content": content, "style": content, "settings": {"steps": 0}}, "steps must be"),
         ({"content": content, "style": content, "settings": {"bogus": 1}}, "unknown setting 'bogus'"),
-        ({"content": content, "style": content, "settings": {"size": 2500}}, "allows sizes up to"),
+        ({"content": content, "style": content, "settings": {"size": 3000}}, "allows sizes up to 2497 px"),
         ({"content": content, "style": content, "settings": "fast"}, "settings must be an object"),
     ]
     for body, message in cases:
