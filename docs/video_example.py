@@ -12,6 +12,7 @@ import argparse
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 from PIL import Image
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         out = [Image.open(p).convert("RGB") for p in paths]
     seconds = time.perf_counter() - start
     out[0].save(args.out / "pan.gif", save_all=True, append_images=out[1:], duration=125, loop=0)
-    write_video(out, args.out / "clip.mp4", 8)
+    write_video(out, args.out / "clip.mp4", Fraction(8))
     strip = Image.new("RGB", (out[0].width * 6, out[0].height))
     for i, frame in enumerate(out[:6]):
         strip.paste(frame, (i * frame.width, 0))
