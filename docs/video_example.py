@@ -2,7 +2,7 @@
 
     python docs/video_example.py [--frames 16] [--size 256] [--out docs/images/video]
 
-Writes pan.gif (the stylized clip), strip.png (six consecutive frames side by side, to look for boiling on the
+Writes pan.gif (the stylized clip), strip.jpg (six consecutive frames side by side, to look for boiling on the
 static buildings) and clip.mp4. The photo is shared/images/tubingen.jpg (or the bundled sample).
 """
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     strip = Image.new("RGB", (out[0].width * 6, out[0].height))
     for i, frame in enumerate(out[:6]):
         strip.paste(frame, (i * frame.width, 0))
-    strip.save(args.out / "strip.png")
+    strip.save(args.out / "strip.jpg", quality=85)
     print(f"{len(out)} frames at {out[0].size[0]}x{out[0].size[1]} in {seconds:.0f} s "
           f"({seconds / len(out):.1f} s a frame)")
     return 0
