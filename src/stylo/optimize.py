@@ -27,7 +27,7 @@ from PIL import Image
 
 from stylo import color
 from stylo.backbones import VGGFeatures, shared_backbone
-from stylo.budget import Plan, budget_bytes, plan
+from stylo.budget import Plan, budget_bytes, max_side, plan
 from stylo.checkpoint import Checkpoint, Checkpointer, run_key
 from stylo.config import Settings, as_settings
 from stylo.device import resolve_device, resolve_precision
@@ -334,13 +334,11 @@ def level_plans(s: Settings, sizes: Sequence[tuple[int, int]], device: torch.dev
     RAM, or of the GPU's memory on a GPU); a one-line error naming the size that fits if one does not."""
     total = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
     budget = budget_bytes(s.max_memory, total)
-    margin = halo(s.model, (*s.content_layers, *s.style_layers))
-    grid = min_side(s.model, (*s.content_layers, *s.style_layers))
+    layers = (*s.content_layers, *s.style_layers)
+    margin, grid = halo(s.model, layers), min_side(s.model, layers)
     plans = [plan(w, h, budget, margin, grid, s.tile) for w, h in sizes]
     for (w, h), p in zip(sizes, plans):
         if p is None:
-            from stylo.budget import max_side
-
             raise StyloError(f"a {w}×{h} image does not fit max_memory: at most {max_side(budget, margin)} px "
                              "on the long side", settings=("size", "max_memory"))
     return cast(list[Plan], plans)

@@ -91,6 +91,9 @@ class JobQueue:
         s = from_mapping(run["settings"])
         self.store.update(run_id, status="running")
         self.events.publish(run_id, {"type": "start"})
+        if run.get("clip"):
+            self._execute_clip(run_id, run, s)
+            return
         uploads, runs_dir = self.data / "uploads", self.data / "runs"
         last_frame = [0.0]
         history: list[float] = []
@@ -111,9 +114,6 @@ class JobQueue:
                                   frame=frame, history=history)
             self.events.publish(run_id, event)
 
-        if run.get("clip"):
-            self._execute_clip(run_id, run, s)
-            return
         name = f"{run_id}.png"
         job = Job(uploads / run["content"], (uploads / run["style"],), runs_dir / name, s,
                   labels=(run["content_label"], run["style_label"]))
@@ -130,6 +130,7 @@ class JobQueue:
         import shutil
         from fractions import Fraction
 
+        from stylo.image import open_image
         from stylo.video.flow import warping_error
         from stylo.video.io import read_clip, write_video
         from stylo.video.pipeline import FrameDone, stylize_frames
@@ -140,8 +141,6 @@ class JobQueue:
         style = self.data / "uploads" / run["style"]
         runs_dir = self.data / "runs"
         folder = runs_dir / f"{run_id}_frames"
-        from stylo.image import open_image
-
         styles = [open_image(style, "style image")]
         started = time.monotonic()
 
