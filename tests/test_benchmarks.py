@@ -61,3 +61,46 @@ def test_highres_script_prints_untiled_and_tiled_rows(capsys) -> None:
     for row in rows:
         rss, per_step = (float(v) for v in row.split("|")[3:5])
         assert 0.2 < rss < 2 and per_step > 0
+
+
+def _farthest_from_one(cell: str) -> float:
+    """``"0.75–0.80"`` → 0.25: how far the range's worse end lies from a ratio of 1."""
+    return max(abs(float(v) - 1) for v in cell.strip(" |").split("–"))
+
+
+def test_pooling_script_fits_factors_that_bring_the_activations_to_max_poolings(capsys) -> None:
+    import pooling
+
+    assert pooling.main(["--size", "96"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith(("| avg", "| l2"))]
+    assert [(r[0], r[1]) for r in rows] == [("| avg", "none"), ("| avg", "stylo"), ("| l2", "none"),
+                                            ("| l2", "stylo")]
+    for unscaled, scaled in ((rows[0], rows[1]), (rows[2], rows[3])):
+        for before, after in zip(unscaled[2:], scaled[2:]):
+            assert _farthest_from_one(after) < _farthest_from_one(before)
+
+
+def test_levers_script_scores_every_lever(capsys) -> None:
+    import levers
+
+    assert levers.main(["--pairs", "tubingen-kiss", "--size", "64", "--steps", "2"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| tubingen")]
+    assert [r[1] for r in rows] == list(levers.LEVERS)
+    assert all(float(r[2]) > 0 and float(r[3]) > 0 for r in rows)
+    assert len({r[3] for r in rows}) == len(rows)  # each lever gives its own picture
+
+
+def _gain(m, d: torch.Tensor) -> float:
+    """The Rayleigh quotient dᵀMd / dᵀd."""
+    return float(torch.dot(d, m(d)) / torch.dot(d, d))
+
+
+def test_multiresolution_preconditioner_is_symmetric_and_boosts_smooth_directions() -> None:
+    import levers
+
+    shape = torch.Size((1, 3, 20, 28))
+    m = levers.multiresolution(shape)
+    u, v = torch.randn(shape.numel()), torch.randn(shape.numel())
+    torch.testing.assert_close(torch.dot(m(u), v), torch.dot(u, m(v)), rtol=1e-4, atol=1e-3)
+    flat, noise = torch.ones(shape.numel()), torch.randn(shape.numel())
+    assert _gain(m, flat) > 10 * _gain(m, noise)

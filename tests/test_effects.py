@@ -16,6 +16,7 @@ from stylo import losses, optimize
 from stylo.backbones import load_backbone
 from stylo.config import FIELDS, Settings
 from stylo.image import resize, to_tensor
+from stylo.layers import POOL_SCALES
 from stylo.objective import Objective, compute_targets
 
 BASE = Settings(size=48, steps=3, coarse_steps=2, scales=2, seed=0, precision="fp32", device="cpu", init="content",
@@ -84,13 +85,28 @@ def test_seed_changes_a_noise_start(pair) -> None:
     assert np.abs(run(s, *pair) - run(s.replace(seed=1), *pair)).mean() > 1
 
 
-def test_avg_pooling_averages_and_max_pooling_takes_the_maximum() -> None:
+def test_each_pooling_pools_as_named_and_rescales() -> None:
     x = torch.rand(1, 3, 32, 32)
-    avg, mx = load_backbone(pooling="avg", last="pool1"), load_backbone(pooling="max", last="pool1")
-    fa, fm = avg(x, ["relu1_2", "pool1"]), mx(x, ["relu1_2", "pool1"])
-    torch.testing.assert_close(fa["pool1"], F.avg_pool2d(fa["relu1_2"], 2))
-    torch.testing.assert_close(fm["pool1"], F.max_pool2d(fm["relu1_2"], 2))
-    assert not torch.allclose(fa["pool1"], fm["pool1"])
+    nets = {kind: load_backbone(pooling=kind, last="pool2") for kind in ("max", "avg", "l2")}
+    out = {kind: net(x, ["relu1_2", "pool1"]) for kind, net in nets.items()}
+    torch.testing.assert_close(out["max"]["pool1"], F.max_pool2d(out["max"]["relu1_2"], 2))
+    torch.testing.assert_close(out["avg"]["pool1"], F.avg_pool2d(out["avg"]["relu1_2"], 2) * POOL_SCALES["avg"][0])
+    l2 = F.avg_pool2d(out["l2"]["relu1_2"] ** 2, 2).mul(4).sqrt() * POOL_SCALES["l2"][0]
+    torch.testing.assert_close(out["l2"]["pool1"], l2)
+
+
+@pytest.mark.parametrize("kind", ["avg", "l2"])
+def test_avg_and_l2_pooling_keep_max_poolings_activation_size(kind: str) -> None:
+    """Without the factors relu5_1's RMS is 0.19× (avg) or 4.7× (l2) max pooling's on this photo, and the
+    default loss weights would no longer balance content and style."""
+    x = to_tensor(Image.open(Path(__file__).parents[1] / "samples" / "tubingen.jpg").convert("RGB").resize((192, 144)))
+    names = ["relu3_1", "relu4_2", "relu5_1"]
+    with torch.no_grad():
+        ref = load_backbone(pooling="max", last="relu5_1")(x, names)
+        got = load_backbone(pooling=kind, last="relu5_1")(x, names)
+    for name in names:
+        ratio = float((got[name].pow(2).mean() / ref[name].pow(2).mean()).sqrt())
+        assert 0.7 < ratio < 1.3, (name, ratio)
 
 
 def test_the_run_uses_the_pooling_it_was_asked_for(pair, monkeypatch) -> None:

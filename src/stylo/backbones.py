@@ -19,10 +19,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from stylo.errors import StyloError
-from stylo.layers import Pooling, layer_table
+from stylo.layers import POOL_SCALES, Pooling, layer_table
 
 # torchvision's published ImageNet weights; the hex part of each name is its SHA-256 prefix.
 TORCHVISION_URLS = {
@@ -35,6 +36,29 @@ CAFFE_VGG19_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+
+
+class ScaledPool(nn.Module):
+    """2×2 average or L2 pooling times a fixed factor (``POOL_SCALES``), or plain max pooling."""
+
+    def __init__(self, pooling: Pooling, scale: float = 1.0):
+        super().__init__()
+        self.pooling, self.scale = pooling, scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "max":
+            return F.max_pool2d(x, 2, 2)
+        pooled = F.avg_pool2d(x, 2, 2) if self.pooling == "avg" else F.lp_pool2d(x, 2.0, 2, 2)
+        return pooled * self.scale
+
+    def extra_repr(self) -> str:
+        return f"{self.pooling}, scale={self.scale:g}"
+
+
+def pooling_layer(pooling: Pooling, index: int) -> ScaledPool:
+    """The ``index``-th (0-based) pooling layer of a network with ``pooling``."""
+    scales = POOL_SCALES[pooling]
+    return ScaledPool(pooling, scales[min(index, len(scales) - 1)])
 
 
 class VGGFeatures(nn.Module):
@@ -57,7 +81,7 @@ class VGGFeatures(nn.Module):
             elif info.kind == "relu":
                 layers[info.name] = nn.ReLU(inplace=False)
             else:
-                layers[info.name] = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
+                layers[info.name] = pooling_layer(pooling, info.downsamples - 1)
         self.model = model
         self.caffe = caffe
         self.layers = nn.Sequential(layers)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from stylo.budget import budget_bytes, max_side
 from stylo.errors import StyloError
-from stylo.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, MODELS, channels, check_layers
+from stylo.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, MODELS, Pooling, channels, check_layers
 
 Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["feedforward", "content", "noise", "style"]
@@ -65,7 +65,7 @@ class Settings:
     model: Model = setting("vgg19", "backbone", web=False)
     weights: str | None = setting(None, "a torchvision VGG state-dict file", metavar="PATH",
                                   default_text="bundled Caffe VGG19", web=False)
-    pooling: Literal["max", "avg"] = setting("max", "pooling layers of the network")
+    pooling: Pooling = setting("max", "pooling layers of the network (avg and l2 rescaled to max's activation size)")
     # Optimization
     optimizer: Optimizer = setting("lbfgs", "image optimizer")
     steps: int = setting(6, "optimizer steps at the full size", metavar="N", low=1, high=MAX_STEPS)

@@ -7,7 +7,14 @@ from typing import Literal
 
 from stylo.errors import StyloError
 
-Pooling = Literal["max", "avg"]
+Pooling = Literal["max", "avg", "l2"]
+# Each pooling layer's output scale in place of max pooling: average and L2 pooling change the activations'
+# size (the next layers see 0.76…0.50× max pooling's RMS after average, 1.2…1.6× after L2, per pooling), so
+# the loss weights tuned with max pooling would no longer balance. Measured on the bundled Caffe VGG19 so that
+# the RMS activation after each pooling matches max pooling's on six photos and paintings (±10 %; peers use
+# one factor: crowsonkb's 2 and 0.78). A deeper pooling than listed uses the last factor.
+POOL_SCALES: dict[str, tuple[float, ...]] = {"max": (1.0,), "avg": (1.26, 1.42, 1.30, 1.79),
+                                              "l2": (0.60, 0.65, 0.62, 0.75)}
 
 # Channels per conv layer, "M" a pooling layer (torchvision's ``cfgs``).
 ARCHITECTURES: dict[str, tuple[int | str, ...]] = {
