@@ -104,3 +104,12 @@ def test_multiresolution_preconditioner_is_symmetric_and_boosts_smooth_direction
     torch.testing.assert_close(torch.dot(m(u), v), torch.dot(u, m(v)), rtol=1e-4, atol=1e-3)
     flat, noise = torch.ones(shape.numel()), torch.randn(shape.numel())
     assert _gain(m, flat) > 10 * _gain(m, noise)
+
+
+def test_preview_latency_script_times_the_preview_before_the_first_step(capsys) -> None:
+    import preview_latency
+
+    assert preview_latency.main(["--size", "64", "--steps", "1"]) == 0
+    words = capsys.readouterr().out.split()
+    seconds = {words[i]: float(words[i + 1]) for i in range(0, len(words), 3)}
+    assert list(seconds)[:3] == ["start", "preview", "step"] and seconds["preview"] <= seconds["step"]

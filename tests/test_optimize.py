@@ -41,6 +41,34 @@ def test_multiscale_levels_are_coarse_to_fine(small_images, vgg19) -> None:
     assert result.image.size == (96, 72)
 
 
+def test_the_starting_picture_is_offered_once_before_the_first_step(small_images, vgg19) -> None:
+    content, style = images(small_images)
+    events: list[tuple[str, object]] = []
+    s = TINY.replace(scales=2, size=96, steps=2, coarse_steps=2)
+    optimize.stylize_result(content, style, s, lambda step: events.append(("step", step.step)), net=vgg19,
+                            on_start=lambda image: events.append(("start", image)))
+    assert [kind for kind, _ in events] == ["start"] + ["step"] * 4
+    start = events[0][1]
+    assert isinstance(start, Image.Image) and start.size == (48, 36)  # the first level's start: here the photo
+    expected = np.asarray(content.resize((48, 36), Image.Resampling.LANCZOS), dtype=float)
+    assert np.abs(np.asarray(start, dtype=float) - expected).mean() < 1.0
+
+
+def test_the_feedforward_start_is_the_preview(small_images, vgg19) -> None:
+    from stylo.feedforward import feedforward
+
+    content, style = images(small_images)
+    seen: list[Image.Image] = []
+    s = TINY.replace(init="feedforward", steps=1)
+    optimize.stylize_result(content, style, s, net=vgg19, on_start=seen.append)
+    size = seen[0].size
+    painted = feedforward(content.resize(size, Image.Resampling.LANCZOS),
+                          [style.resize(optimize.style_size_for(style, size, s, 1.0), Image.Resampling.LANCZOS)], [1.0])
+    photo = np.asarray(content.resize(size, Image.Resampling.LANCZOS), dtype=float)
+    got = np.asarray(seen[0], dtype=float)
+    assert np.abs(got - np.asarray(painted, dtype=float)).mean() < 3.0 < np.abs(got - photo).mean()
+
+
 def test_scale_sizes() -> None:
     assert optimize.scale_sizes((512, 384), 3, 16) == [(128, 96), (256, 192), (512, 384)]
     assert optimize.scale_sizes((40, 20), 3, 16) == [(16, 16), (20, 16), (40, 20)]

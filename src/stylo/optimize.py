@@ -210,6 +210,7 @@ class _Run:
     key: str = ""  # ties checkpoints to this run's settings and inputs
     checkpointer: Checkpointer | None = None
     resume: Checkpoint | None = None  # where to continue, until its level is reached
+    on_start: Callable[[Image.Image], object] | None = None  # gets the starting picture before the first step
 
     def steps_at(self, level: int) -> int:
         """``steps`` at the full size, ``coarse_steps`` on each smaller level; the levels left out (smaller
@@ -298,12 +299,6 @@ def run_levels(run: _Run, net: VGGFeatures, content: Image.Image, styles: list[I
             continue
         tile = run.plans[index].tile
         level = prepare_level(content, styles, masks, size, size[0] / final_w, s, device, minimum)
-        targets = compute_targets(net, s, level.content, level.styles, autocast, level.masks, tile)
-        if run.temporal is not None and index == len(run.sizes) - 1:
-            warped, mask = run.temporal
-            targets.temporal = (to_tensor(resize(warped, size, s.resample)).to(device),
-                                F.interpolate(mask.to(device), size=(size[1], size[0]), mode="area"))
-        objective = Objective(net, targets, s, blend, autocast, tile)
         if run.resume is not None:  # the checkpoint holds the image
             image = torch.zeros_like(level.content_rgb)
         elif previous is None:
@@ -315,6 +310,14 @@ def run_levels(run: _Run, net: VGGFeatures, content: Image.Image, styles: list[I
             image = image * level.coverage + level.content * (1 - level.coverage)
         if s.preserve_color == "luminance":
             run.finish = lambda t, rgb=level.content_rgb: color.recombine(t, rgb)
+        if previous is None and run.resume is None and run.on_start is not None:
+            run.on_start(to_pil(run.finish(image) if run.finish else image))
+        targets = compute_targets(net, s, level.content, level.styles, autocast, level.masks, tile)
+        if run.temporal is not None and index == len(run.sizes) - 1:
+            warped, mask = run.temporal
+            targets.temporal = (to_tensor(resize(warped, size, s.resample)).to(device),
+                                F.interpolate(mask.to(device), size=(size[1], size[0]), mode="area"))
+        objective = Objective(net, targets, s, blend, autocast, tile)
         image, level_parts = run_scale(image, objective, run, index, level.coverage)
         parts = level_parts if index == len(run.sizes) - 1 else None
         previous = level
@@ -373,6 +376,7 @@ def stylize_result(
     temporal: tuple[Image.Image, torch.Tensor] | None = None,
     checkpoint: Checkpointer | None = None,
     resume: Checkpoint | None = None,
+    on_start: Callable[[Image.Image], object] | None = None,
 ) -> Result:
     """Repaint ``content`` in the style of ``style`` (one image, or several blended by ``style_blend``).
 
@@ -384,6 +388,8 @@ def stylize_result(
     and a (1, 1, H, W) mask of where the warp holds) adds Ruder et al.'s temporal term at the final size.
     ``checkpoint`` is offered a :class:`~stylo.checkpoint.Checkpoint` whenever it says one is due, and when the
     run is stopped; ``resume`` continues from one (of the same settings and inputs: else a StyloError).
+    ``on_start`` receives the starting picture once, before any target or step is computed (by default the
+    feed-forward painting, a fraction of a second in): an instant preview; not called when resuming.
     Images larger than the memory budget allows at once are scored tile by tile (stylo.tiling), exactly.
     """
     s = as_settings(settings)
@@ -416,7 +422,7 @@ def stylize_result(
     net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     run = _Run(s, on_step, should_stop, sizes, plans, minimum=minimum, start_image=start, temporal=temporal,
-               seed=seed, key=key, checkpointer=checkpoint, resume=resume)
+               seed=seed, key=key, checkpointer=checkpoint, resume=resume, on_start=on_start)
     if resume is not None:
         run.step, run.history = resume.step, list(resume.history)
     image, parts = run_levels(run, net, content_img, style_imgs, mask_imgs, blend, seed, device, autocast)

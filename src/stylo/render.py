@@ -106,7 +106,7 @@ def evaluate_blend(image: Image.Image, content: Image.Image, styles: Sequence[Im
 
 
 def render(job: Job, on_step: Callable[[Step], object] | None = None, should_stop: Callable[[], bool] | None = None,
-           evaluate: bool = False) -> Rendered:
+           evaluate: bool = False, on_start: Callable[[Image.Image], object] | None = None) -> Rendered:
     """Run ``job`` and save its PNG; see the module docstring. Raises :class:`StyloError` for bad input
     (before any compute) and :class:`RunError` for a failure while running or saving."""
     check_job(job)
@@ -129,7 +129,8 @@ def render(job: Job, on_step: Callable[[Step], object] | None = None, should_sto
         store = CheckpointFile(checkpoint_path(job.output), job.checkpoint_every or 0.0)
     resume = store.load() if store is not None and job.resume else None
     result = stylize_result(content, styles, job.settings, step, should_stop, masks=masks,
-                            checkpoint=store if job.checkpoint_every is not None else None, resume=resume)
+                            checkpoint=store if job.checkpoint_every is not None else None, resume=resume,
+                            on_start=on_start)
     labels = job.labels or (job.content.name, *(p.name for p in job.styles))
     manifest = build_manifest(job.settings, result, labels[0], labels[1:], [p.name for p in job.masks])
     save_result(result.image, job.output, manifest)

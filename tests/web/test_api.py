@@ -66,6 +66,27 @@ def test_live_events_stream_steps_then_end(client: TestClient, small_images) -> 
     assert types[0] == "snapshot" and types.count("step") >= 1 and types[-1] == "end"
 
 
+def test_the_starting_picture_is_shown_before_the_first_step(client: TestClient, small_images, monkeypatch) -> None:
+    bus = client.app.state.events  # type: ignore[attr-defined]
+    runs_dir = Path(client.app.state.store.path).parent / "runs"  # type: ignore[attr-defined]
+    seen: list[tuple[str, bool]] = []
+    real = bus.publish
+
+    def record(run_id: str, event: dict) -> None:
+        frame = event.get("frame")
+        seen.append((event["type"], bool(frame) and (runs_dir / frame).is_file()))
+        real(run_id, event)
+
+    monkeypatch.setattr(bus, "publish", record)
+    content, style = upload(client, small_images[0]), upload(client, small_images[1])
+    run_id = client.post("/api/runs", json={"content": content, "style": style,
+                                            "settings": {**TINY, "init": "feedforward"}}).json()["id"]
+    assert wait_done(client, run_id)["status"] == "done"
+    kinds = [kind for kind, _ in seen]
+    assert kinds[:3] == ["start", "preview", "step"] and kinds[-1] == "end"
+    assert seen[1][1]  # the preview's frame file was written before the event went out
+
+
 @pytest.mark.parametrize(
     ("payload", "status", "message"),
     [

@@ -114,10 +114,16 @@ class JobQueue:
                                   frame=frame, history=history)
             self.events.publish(run_id, event)
 
+        def on_start(image: Any) -> None:  # the feed-forward painting: shown at once, then refined
+            frame = f"{run_id}-frame.png"
+            save_png(image, runs_dir / frame)
+            self.store.update(run_id, frame=frame)
+            self.events.publish(run_id, {"type": "preview", "frame": frame})
+
         name = f"{run_id}.png"
         job = Job(uploads / run["content"], (uploads / run["style"],), runs_dir / name, s,
                   labels=(run["content_label"], run["style_label"]))
-        done = render(job, on_step, lambda: run_id in self.cancelled, evaluate=True)
+        done = render(job, on_step, lambda: run_id in self.cancelled, evaluate=True, on_start=on_start)
         result = done.result
         self._finish(run_id, status="cancelled" if result.interrupted else "done", result=name, frame=name,
                      loss=result.loss, seconds=result.elapsed, step=result.steps, history=history,

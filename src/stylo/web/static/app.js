@@ -221,6 +221,10 @@ function follow(runId) {
       if (ev.status === "queued") say(ev.ahead ? `queued: ${ev.ahead} ${ev.ahead === 1 ? "run" : "runs"} ahead of this one` : "queued: starting…");
       if (ev.status === "running") say(`running… step ${ev.step}`);
     }
+    if (ev.type === "preview") {
+      showPreview(`/api/runs/${runId}/frame?step=0`, "the starting picture, being refined");
+      say("a first sketch: refining it…");
+    }
     if (ev.type === "step") onStep(runId, ev);
     if (ev.type === "frame") onFrame(runId, ev);
     if (ev.type === "start") say("running: the first steps…");
