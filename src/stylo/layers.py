@@ -8,11 +8,11 @@ from typing import Literal
 from stylo.errors import StyloError
 
 Pooling = Literal["max", "avg", "l2"]
-# Each pooling layer's output scale in place of max pooling: average and L2 pooling change the activations'
-# size (the next layers see 0.76…0.50× max pooling's RMS after average, 1.2…1.6× after L2, per pooling), so
-# the loss weights tuned with max pooling would no longer balance. Measured on the bundled Caffe VGG19 so that
-# the RMS activation after each pooling matches max pooling's on six photos and paintings (±10 %; peers use
-# one factor: crowsonkb's 2 and 0.78). A deeper pooling than listed uses the last factor.
+# Each pooling layer's output factor: unscaled, average pooling shrinks the activations the next layers see
+# (relu5_1 at 0.19–0.28× max pooling's RMS) and L2 pooling inflates them (4.7–6.1×), so the loss weights tuned
+# with max pooling would no longer balance. Fitted on the bundled Caffe VGG19 (benchmarks/pooling.py, six photos
+# and paintings) so that the RMS after each pooling matches max pooling's: relu2_1…relu5_1 then lie within
+# 0.77–1.18×. Peers use one factor (crowsonkb: 2 and 0.78). A deeper pooling than listed uses the last factor.
 POOL_SCALES: dict[str, tuple[float, ...]] = {"max": (1.0,), "avg": (1.26, 1.42, 1.30, 1.79),
                                               "l2": (0.60, 0.65, 0.62, 0.75)}
 

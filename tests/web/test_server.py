@@ -74,8 +74,8 @@ def test_restart_keeps_the_gallery_and_marks_the_running_run_interrupted(server:
     settings = {"size": 128, "steps": 2000, "scales": 1, "seed": 0}
     run = server.post("/api/runs", {"content": content, "style": style, "settings": settings})
     deadline = time.monotonic() + 120
-    while not server.get(f"/api/runs/{run['id']}")["frame"] and time.monotonic() < deadline:  # type: ignore[index]
-        time.sleep(0.2)
+    while not server.get(f"/api/runs/{run['id']}")["step"] and time.monotonic() < deadline:  # type: ignore[index]
+        time.sleep(0.2)  # past the first step (the preview frame comes before it)
     server.kill()
     server.start()
     runs = server.get("/api/runs")
