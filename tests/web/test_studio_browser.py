@@ -191,6 +191,31 @@ def test_a_reload_reattaches_to_the_running_job_and_cancel_works(server: Server,
     page.close()
 
 
+def test_the_first_sketch_shows_before_the_first_step(server: Server, browser: Any) -> None:
+    """With the default settings the feed-forward sketch is on screen about half a second after Start."""
+    cancel_all(server)
+    page = browser.new_page(viewport=LAPTOP)
+    page.goto(server.url)
+    pick_samples(page)
+    page.evaluate("""() => { window.__seen = [];
+        const note = () => window.__seen.push([document.querySelector('#status').textContent,
+                                               document.querySelector('#preview').alt]);
+        new MutationObserver(note).observe(document.querySelector('#stage'),
+            { subtree: true, childList: true, characterData: true, attributes: true }); }""")
+    page.click("#start")
+    page.wait_for_function("() => /step \\d+\\/\\d+/.test(document.querySelector('#status').textContent)",
+                           timeout=60_000)
+    seen = page.evaluate("window.__seen")
+    sketch = [i for i, (text, alt) in enumerate(seen) if text.startswith("a first sketch")
+              and alt == "the starting picture, being refined"]
+    first_step = next(i for i, (text, _) in enumerate(seen) if re.match(r"step \d+/\d+", text))
+    assert sketch and sketch[0] < first_step
+    shot(page, "laptop-first-sketch")
+    page.click("#cancel")
+    wait_run(page, "cancelled")
+    page.close()
+
+
 def test_a_second_job_shows_its_place_in_the_queue(server: Server, browser: Any) -> None:
     page = ready_page(server, browser)
     content, style = uploads(server)  # meanwhile, someone else starts a long run
