@@ -26,11 +26,11 @@ from look import content_image, style_image
 
 from stylo.config import Settings
 from stylo.image import fit_long_side, to_pil
-from stylo.lbfgs import BoxLBFGS
+from stylo.lbfgs import BoxLBFGS, Evaluate
 from stylo.metrics import evaluate
 from stylo.objective import Objective, compute_targets
 from stylo.optimize import backbone_for, initial_image, prepare_level, upsample_with_detail
-from stylo.steppers import PIXEL_SCALE
+from stylo.steppers import LBFGS_HISTORY, PIXEL_SCALE
 
 LEVERS = ("plain", "precondition", "average", "lowpass")
 
@@ -54,8 +54,8 @@ def multiresolution(shape: torch.Size, levels: int = 4) -> Callable[[torch.Tenso
 class PreconditionedLBFGS(BoxLBFGS):
     """BoxLBFGS with H₀ = γ·M instead of γ·I (γ = sᵀy / yᵀMy)."""
 
-    def __init__(self, *args: object, precondition: Callable[[torch.Tensor], torch.Tensor], **kw: object):
-        super().__init__(*args, **kw)  # type: ignore[arg-type]
+    def __init__(self, x: torch.Tensor, evaluate: Evaluate, precondition: Callable[[torch.Tensor], torch.Tensor]):
+        super().__init__(x, evaluate, 0.0, PIXEL_SCALE, history=LBFGS_HISTORY)
         self.m = precondition
 
     def direction(self, grad: torch.Tensor) -> torch.Tensor:
@@ -98,8 +98,8 @@ def run(pair: str, lever: str, size: int, steps: int) -> tuple[float, float, flo
         (grad,) = torch.autograd.grad(total, v)
         return total.item(), grad, None
 
-    opt = PreconditionedLBFGS(x, fn, 0.0, PIXEL_SCALE, history=20, precondition=multiresolution(x.shape)) \
-        if lever == "precondition" else BoxLBFGS(x, fn, 0.0, PIXEL_SCALE, history=20)
+    opt = PreconditionedLBFGS(x, fn, multiresolution(x.shape)) if lever == "precondition" else \
+        BoxLBFGS(x, fn, 0.0, PIXEL_SCALE, history=LBFGS_HISTORY)
     average, weight = torch.zeros_like(x), 0.0
     for _ in range(steps):
         opt.step()
