@@ -78,6 +78,8 @@ class JobQueue:
         self.events.publish(run_id, {"type": "end", **(self.store.get(run_id) or {})})
 
     def _execute(self, run_id: str) -> None:
+        from PIL import Image
+
         from stylo.image import save_png
         from stylo.optimize import Step
         from stylo.render import Job, render
@@ -95,6 +97,7 @@ class JobQueue:
             self._execute_clip(run_id, run, s)
             return
         uploads, runs_dir = self.data / "uploads", self.data / "runs"
+        frame = f"{run_id}-frame.png"  # the picture so far: the starting sketch, then the steps
         last_frame = [0.0]
         history: list[float] = []
 
@@ -107,15 +110,13 @@ class JobQueue:
                                      "eta": None if math.isnan(step.eta) else step.eta}
             if now - last_frame[0] >= FRAME_INTERVAL_S or step.step == step.total_steps:
                 last_frame[0] = now
-                frame = f"{run_id}-frame.png"
                 save_png(step.image(), runs_dir / frame)
                 event["frame"] = frame
                 self.store.update(run_id, step=step.step, total_steps=step.total_steps, loss=step.loss,
                                   frame=frame, history=history)
             self.events.publish(run_id, event)
 
-        def on_start(image: Any) -> None:  # the feed-forward painting: shown at once, then refined
-            frame = f"{run_id}-frame.png"
+        def on_start(image: Image.Image) -> None:  # the feed-forward painting: shown at once, then refined
             save_png(image, runs_dir / frame)
             self.store.update(run_id, frame=frame)
             self.events.publish(run_id, {"type": "preview", "frame": frame})
