@@ -58,21 +58,11 @@ class PreconditionedLBFGS(BoxLBFGS):
         super().__init__(x, evaluate, 0.0, PIXEL_SCALE, history=LBFGS_HISTORY)
         self.m = precondition
 
-    def direction(self, grad: torch.Tensor) -> torch.Tensor:
-        q, alphas = grad.neg(), []
-        for s, y, rho in reversed(self.pairs):
-            alpha = rho * float(torch.dot(s, q))
-            q.add_(y, alpha=-alpha)
-            alphas.append(alpha)
-        q = self.m(q)
-        if self.pairs:
-            s, y, _ = self.pairs[-1]
-            q.mul_(float(torch.dot(s, y)) / float(torch.dot(y, self.m(y))))
-        else:
-            q.mul_(self.first_step / max(float(q.abs().max()), 1e-12))
-        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
-            q.add_(s, alpha=alpha - rho * float(torch.dot(y, q)))
-        return q
+    def initial(self, q: torch.Tensor) -> torch.Tensor:
+        if not self.pairs:
+            return super().initial(self.m(q))
+        s, y, _ = self.pairs[-1]
+        return self.m(q).mul_(float(torch.dot(s, y)) / float(torch.dot(y, self.m(y))))
 
 
 def run(pair: str, lever: str, size: int, steps: int) -> tuple[float, float, float]:
@@ -103,7 +93,8 @@ def run(pair: str, lever: str, size: int, steps: int) -> tuple[float, float, flo
     average, weight = torch.zeros_like(x), 0.0
     for _ in range(steps):
         opt.step()
-        average, weight = average * 0.5 + x * 0.5, weight * 0.5 + 0.5
+        if lever == "average":
+            average, weight = average * 0.5 + x * 0.5, weight * 0.5 + 0.5
     final = average / weight if lever == "average" else x
     m = evaluate(to_pil(final / PIXEL_SCALE), content, style)
     return m.content_distance, m.style_distance_sum, m.color_distance

@@ -40,6 +40,14 @@ class BoxLBFGS:
         loss, grad, aux = self.evaluate(x)
         return loss, grad.reshape(-1), aux
 
+    def initial(self, q: torch.Tensor) -> torch.Tensor:
+        """H₀·q, in place: (s·y)/(y·y)·q from the newest pair; before any pair, plain gradient descent scaled to
+        move no pixel more than ``first_step``."""
+        if self.pairs:
+            s, y, _ = self.pairs[-1]
+            return q.mul_(float(torch.dot(s, y)) / float(torch.dot(y, y)))
+        return q.mul_(self.first_step / max(float(q.abs().max()), 1e-12))
+
     def direction(self, grad: torch.Tensor) -> torch.Tensor:
         """−H·g by the two-loop recursion; H₀ = (s·y)/(y·y) from the newest pair."""
         q = grad.neg()
@@ -48,11 +56,7 @@ class BoxLBFGS:
             alpha = rho * float(torch.dot(s, q))
             q.add_(y, alpha=-alpha)
             alphas.append(alpha)
-        if self.pairs:
-            s, y, _ = self.pairs[-1]
-            q.mul_(float(torch.dot(s, y)) / float(torch.dot(y, y)))
-        else:  # first step: plain gradient descent, scaled to move no pixel more than ``first_step``
-            q.mul_(self.first_step / max(float(q.abs().max()), 1e-12))
+        q = self.initial(q)
         for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
             beta = rho * float(torch.dot(y, q))
             q.add_(s, alpha=alpha - beta)
