@@ -24,7 +24,8 @@ BASE = Settings(size=48, steps=3, coarse_steps=2, scales=2, seed=0, precision="f
 
 # For each setting, a value that must change the output of BASE (two styles where it takes two).
 CASES: dict[str, Any] = {
-    "content_weight": 100.0, "style_weight": 10.0, "tv_weight": 1e10, "normalization": "paper",
+    "content_weight": 100.0, "style_loss": "wasserstein", "style_weight": 10.0, "tv_weight": 1e10,
+    "normalization": "paper",
     "content_layers": ("relu2_2",), "content_layer_weights": (30.0,), "style_layers": ("relu1_1", "relu3_1"),
     "style_layer_weights": (1e-2, 1e-5, 1e-5, 1e-6, 1e-6), "pooling": "avg", "optimizer": "adam",
     "steps": 6, "coarse_steps": 5, "lr": 3.0, "scales": 1, "coarsest": 40, "init": "style", "size": 40,
@@ -41,6 +42,7 @@ NO_EFFECT = {
     "max_memory": "a bound on sizes and the tiling, not a look (test_reliability, test_tiling)",
     "tile": "exact by design: tiled and untiled runs agree (test_tiling)",
     "temporal_weight": "acts between video frames only (test_video)",
+    "init_lowpass": "acts on the feed-forward start only (test_init_feedforward_keeps_its_low_frequencies...)",
 }
 
 
@@ -151,11 +153,35 @@ def test_init_feedforward_starts_from_a_painting_of_the_content(pair) -> None:
 
     content, style = pair
     level = optimize.prepare_level(content, [style], [None], (48, 36), 1.0, BASE, torch.device("cpu"))
-    start = optimize.initial_image(level, BASE.replace(init="feedforward"), 0)
+    start = optimize.initial_image(level, BASE.replace(init="feedforward", init_lowpass=1), 0)
     expected = to_tensor(feedforward(to_pil(level.content_rgb), [to_pil(level.styles[0])], [1.0]))
     torch.testing.assert_close(start, expected)
-    grey = optimize.initial_image(level, BASE.replace(init="feedforward", preserve_color="luminance"), 0)
+    luminance = BASE.replace(init="feedforward", preserve_color="luminance")
+    grey_level = optimize.prepare_level(content, [style], [None], (48, 36), 1.0, luminance, torch.device("cpu"))
+    grey = optimize.initial_image(grey_level, luminance, 0)
     assert torch.allclose(grey[:, 0], grey[:, 1]) and torch.allclose(grey[:, 1], grey[:, 2])  # luminance only
+
+
+def test_init_feedforward_keeps_its_low_frequencies_and_the_photos_detail(pair) -> None:
+    """The default start: the painting below a quarter of the size (its palette and layout), the photo above
+    (its edges instead of the network's hatching)."""
+    content, style = pair
+    level = optimize.prepare_level(content, [style], [None], (96, 72), 1.0, BASE, torch.device("cpu"))
+    painted = optimize.initial_image(level, BASE.replace(init="feedforward", init_lowpass=1), 0)
+    start = optimize.initial_image(level, BASE.replace(init="feedforward"), 0)
+    assert Settings().init_lowpass == 4
+
+    def low(x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=(18, 24), mode="area")
+
+    def high(x: torch.Tensor) -> torch.Tensor:
+        return x - F.interpolate(low(x), size=x.shape[-2:], mode="bicubic")
+
+    def gap(a: torch.Tensor, b: torch.Tensor) -> float:
+        return (a - b).abs().mean().item()
+
+    assert gap(low(start), low(painted)) < 0.25 * gap(low(start), low(level.content))
+    assert gap(high(start), high(level.content)) < 0.5 * gap(high(start), high(painted))
 
 
 def test_init_style_starts_nearer_the_style_colours(pair) -> None:

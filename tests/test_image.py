@@ -178,3 +178,18 @@ def test_read_manifest_of_foreign_png(tmp_path: Path) -> None:
     Image.new("RGB", (2, 2)).save(path)
     with pytest.raises(StyloError, match="carries no stylo settings"):
         im.read_manifest(path)
+
+
+def test_gaussian_blur_removes_a_fine_lattice_keeps_broad_shapes_and_constants() -> None:
+    """The feed-forward start's low-pass (σ = 2 px at the default): a diagonal lattice of period 5 px, like the
+    network's hatching, almost vanishes; a wave of 64 px stays; block averaging would alias the lattice."""
+    y, x = torch.meshgrid(torch.arange(96.0), torch.arange(128.0), indexing="ij")
+    lattice = 0.5 + 0.3 * torch.sin(2 * torch.pi * (x + y) / 7)  # diagonal stripes 7/√2 ≈ 5 px apart
+    broad = 0.5 + 0.3 * torch.sin(2 * torch.pi * x / 64)
+    as_image = lambda t: t.expand(1, 3, -1, -1).contiguous()  # noqa: E731
+    inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))
+    assert (im.gaussian_blur(as_image(lattice), 2.0) - 0.5)[inner].abs().max() < 0.03
+    assert (im.gaussian_blur(as_image(broad), 2.0) - as_image(broad))[inner].abs().max() < 0.01
+    constant = torch.full((1, 3, 20, 30), 0.25)
+    torch.testing.assert_close(im.gaussian_blur(constant, 2.0), constant)
+    assert im.gaussian_blur(constant, 50.0).shape == constant.shape  # a radius wider than the image is cut

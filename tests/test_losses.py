@@ -111,3 +111,62 @@ def test_module_wrappers_match_functions() -> None:
 def test_gram_of_bf16_features_is_computed_in_fp32() -> None:
     f = torch.rand(1, 4, 8, 8).bfloat16()
     assert losses.gram_matrix(f).dtype == torch.float32
+
+
+def moments(mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    """The augmented Gram matrix / count of a Gaussian: [[Σ + μμᵀ, μ], [μᵀ, 1]]."""
+    n = mean.shape[0]
+    m = torch.ones(1, n + 1, n + 1, dtype=torch.float64)
+    m[0, :n, :n] = cov + torch.outer(mean, mean)
+    m[0, :n, n] = m[0, n, :n] = mean
+    return m
+
+
+def random_cov(n: int, seed: int) -> torch.Tensor:
+    a = torch.randn(n, 2 * n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return a @ a.T / (2 * n)
+
+
+def test_augmented_gram_holds_mean_and_covariance() -> None:
+    f = torch.randn(1, 5, 7, 9, dtype=torch.float64) * 3 + 2
+    mean, cov = losses.gaussian(losses.gram_matrix(losses.augment(f)))
+    flat = f.reshape(5, -1)
+    torch.testing.assert_close(mean[0], flat.mean(1))
+    torch.testing.assert_close(cov[0], torch.cov(flat, correction=0))
+
+
+def test_wasserstein_distance_of_independent_channels_is_the_closed_form() -> None:
+    """Diagonal covariances: W₂² = Σ (μ_i − ν_i)² + (σ_i − τ_i)², here divided by N."""
+    mu, nu = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64), torch.tensor([0.0, 1.0, 0.5], dtype=torch.float64)
+    var, tar = torch.tensor([4.0, 1.0, 9.0], dtype=torch.float64), torch.tensor([1.0, 1.0, 0.25], dtype=torch.float64)
+    target = losses.wasserstein_target(moments(nu, torch.diag(tar)))
+    got = losses.wasserstein_distance(moments(mu, torch.diag(var)), target)
+    expected = ((mu - nu) ** 2 + (var.sqrt() - tar.sqrt()) ** 2).sum() / 3
+    assert got.item() == pytest.approx(expected.item(), rel=1e-9)
+
+
+def test_wasserstein_distance_is_zero_only_for_the_same_gaussian_and_rotation_invariant() -> None:
+    n = 6
+    mean, cov = torch.randn(n, dtype=torch.float64), random_cov(n, 1)
+    t_mean, t_cov = torch.randn(n, dtype=torch.float64), random_cov(n, 2)
+    same = losses.wasserstein_distance(moments(mean, cov), losses.wasserstein_target(moments(mean, cov)))
+    assert abs(same.item()) < 1e-9
+    d = losses.wasserstein_distance(moments(mean, cov), losses.wasserstein_target(moments(t_mean, t_cov)))
+    q, _ = torch.linalg.qr(torch.randn(n, n, dtype=torch.float64))
+    rotated = losses.wasserstein_distance(moments(q @ mean, q @ cov @ q.T),
+                                          losses.wasserstein_target(moments(q @ t_mean, q @ t_cov @ q.T)))
+    assert d.item() > 0.1 and rotated.item() == pytest.approx(d.item(), rel=1e-9)
+    # only the covariance differs: the Bures term alone, positive
+    cov_only = losses.wasserstein_distance(moments(mean, cov), losses.wasserstein_target(moments(mean, t_cov)))
+    assert 0 < cov_only.item() < d.item()
+
+
+def test_wasserstein_distance_gradient_passes_gradcheck() -> None:
+    f = torch.randn(1, 4, 5, 6, dtype=torch.float64, requires_grad=True)
+    style = torch.randn(1, 4, 6, 6, dtype=torch.float64)
+    target = losses.wasserstein_target(losses.gram_matrix(losses.augment(style)))
+
+    def distance(x: torch.Tensor) -> torch.Tensor:
+        return losses.wasserstein_distance(losses.gram_matrix(losses.augment(x)), target)
+
+    assert torch.autograd.gradcheck(distance, (f,))

@@ -59,7 +59,7 @@ def test_the_feedforward_start_is_the_preview(small_images, vgg19) -> None:
 
     content, style = images(small_images)
     seen: list[Image.Image] = []
-    s = TINY.replace(init="feedforward", steps=1)
+    s = TINY.replace(init="feedforward", init_lowpass=1, steps=1)
     optimize.stylize_result(content, style, s, net=vgg19, on_start=seen.append)
     size = seen[0].size
     painted = feedforward(content.resize(size, Image.Resampling.LANCZOS),

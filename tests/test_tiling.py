@@ -60,6 +60,8 @@ CASES = {
     "paper": Settings(normalization="paper", style_weight=1e-3),
     "masked": Settings(),
     "tv": Settings(tv_weight=1e5),
+    "wasserstein": Settings(style_loss="wasserstein"),
+    "wasserstein masked": Settings(style_loss="wasserstein"),
 }
 
 
@@ -69,7 +71,7 @@ def objective_pair(vgg19, case: str) -> tuple[Objective, Objective, torch.Tensor
     content = torch.rand(1, 3, H, W)
     styles = [torch.rand(1, 3, 96, 130)]
     masks: list[torch.Tensor | None] = [None]
-    if case == "masked":
+    if case.endswith("masked"):
         mask = torch.zeros(1, 1, H, W)
         mask[..., :, :70] = 1
         styles, masks = [styles[0], torch.rand(1, 3, 80, 80)], [mask, 1 - mask]
@@ -99,8 +101,10 @@ def test_tiled_gradient_is_the_untiled_gradient(vgg19, case: str) -> None:
     loss0, grad0 = loss_and_grad(untiled, x)
     loss1, grad1 = loss_and_grad(tiled, x)
     assert loss1 == pytest.approx(loss0, rel=1e-5)
-    # the bar is 1e-4; float rounding gives about 1e-6, a halo of 48 px instead of 80 already 7e-6
-    assert float((grad1 - grad0).norm() / grad0.norm()) <= 3e-6
+    # the bar is 1e-4; float rounding gives about 1e-6, a halo of 48 px instead of 80 already 7e-6; the
+    # Wasserstein loss's eigendecomposition amplifies the float32 rounding of the summed moments (about 6e-6)
+    bar = 2e-5 if case.startswith("wasserstein") else 3e-6
+    assert float((grad1 - grad0).norm() / grad0.norm()) <= bar
 
 
 def test_a_halo_too_narrow_breaks_the_agreement(vgg19, monkeypatch) -> None:

@@ -19,7 +19,15 @@ from typing import Any, Literal
 
 from stylo.budget import budget_bytes, max_side
 from stylo.errors import StyloError
-from stylo.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, MODELS, Pooling, channels, check_layers
+from stylo.layers import (
+    GATYS_CONTENT_LAYER,
+    GATYS_STYLE_LAYERS,
+    MODELS,
+    WASSERSTEIN_WEIGHTS,
+    Pooling,
+    channels,
+    check_layers,
+)
 
 Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["feedforward", "content", "noise", "style"]
@@ -54,13 +62,16 @@ class Settings:
     tv_weight: float = setting(1e7, "total-variation smoothing (a light default against VGG's grain)", metavar="X",
                                low=0, high=MAX_WEIGHT)
     normalization: Literal["mean", "paper"] = setting("mean", "loss normalization, see below")
+    style_loss: Literal["gram", "wasserstein"] = setting(
+        "gram", "style statistic: gram = Gatys' Gram matrices; wasserstein = the 2-Wasserstein distance between "
+        "Gaussians fitted to the features (their means and covariances)")
     content_layers: tuple[str, ...] = setting((GATYS_CONTENT_LAYER,), "content layers", metavar="L")
     content_layer_weights: tuple[float, ...] | None = setting(
         None, "per-layer weights of the content loss", metavar="W", default_text="1 each", low=0, high=MAX_WEIGHT)
     style_layers: tuple[str, ...] = setting(GATYS_STYLE_LAYERS, "style layers", metavar="L")
     style_layer_weights: tuple[float, ...] | None = setting(
-        None, "ω_l of Eq. 5 (N_l = channels of layer l)", metavar="W", default_text="1/N_l² each", low=0,
-        high=MAX_WEIGHT)
+        None, "ω_l of Eq. 5 (N_l = channels of layer l)", metavar="W",
+        default_text="1/N_l² each (gram), fitted (wasserstein)", low=0, high=MAX_WEIGHT)
     # Network
     model: Model = setting("vgg19", "backbone", web=False)
     weights: str | None = setting(None, "a torchvision VGG state-dict file", metavar="PATH",
@@ -81,6 +92,10 @@ class Settings:
                             metavar="PX", low=16, high=MAX_SIDE)
     init: Init = setting("feedforward", "starting image: feedforward = a feed-forward network's painting "
                          "(Magenta, 0.3 s), content = the photo")
+    init_lowpass: int = setting(4, "feed-forward start: the network's picture blurred by a Gaussian of σ = N/2 px "
+                                "plus the photo's detail finer than that (the network's regular hatching would "
+                                "survive a short run); 1 = the picture as is, as always in luminance mode (there "
+                                "it only gives texture)", metavar="N", low=1, high=64)
     seed: int | None = setting(None, "random seed; recorded in the output either way", metavar="N",
                                default_text="drawn", low=0, high=2**63 - 1)
     # Images
@@ -226,9 +241,12 @@ def check_sizes(s: Settings) -> None:
 
 
 def style_layer_weights(s: Settings) -> dict[str, float]:
-    """ω_l of Eq. 5 per style layer; the default 1/N_l² weights shallow layers more, as the report intends."""
+    """ω_l of Eq. 5 per style layer; the default 1/N_l² weights shallow layers more, as the report intends
+    (the Wasserstein loss: weights that start each layer where the Gram loss starts, see WASSERSTEIN_WEIGHTS)."""
     if s.style_layer_weights is not None:
         return dict(zip(s.style_layers, s.style_layer_weights))
+    if s.style_loss == "wasserstein":
+        return {name: WASSERSTEIN_WEIGHTS.get(name, 1.0 / channels(s.model, name)) for name in s.style_layers}
     return {name: 1.0 / channels(s.model, name) ** 2 for name in s.style_layers}
 
 

@@ -126,6 +126,19 @@ def resize(img: Image.Image, size: tuple[int, int], resample: str = "lanczos") -
     return img if img.size == size else img.resize(size, RESAMPLE[resample])
 
 
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``(B, C, H, W)`` blurred by a Gaussian of ``sigma`` px (separable, reflected borders): a low-pass without
+    the aliasing of block averaging, which turns a fine regular texture into a coarse moiré."""
+    radius = max(1, min(round(3 * sigma), min(image.shape[-2:]) - 1))
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    c = image.shape[1]
+    out = torch.nn.functional.pad(image, (radius, radius, radius, radius), mode="reflect")
+    out = torch.nn.functional.conv2d(out, kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return torch.nn.functional.conv2d(out, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """RGB PIL image → ``(1, 3, H, W)`` float32 in [0, 1]."""
     arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0

@@ -28,6 +28,10 @@ MODELS = tuple(ARCHITECTURES)
 # The layers of Gatys et al. (2016): the report's defaults, and the fixed yardstick of stylo.metrics.
 GATYS_CONTENT_LAYER = "relu4_2"
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+# ω_l of the Wasserstein style loss (stylo.losses.wasserstein_distance), fitted on the look panel's ten photos so
+# that each layer's term starts where the Gram term with ω_l = 1/N_l² starts (the ratios' geometric means,
+# docs/benchmarks.md "Wasserstein style loss"); other layers get 1/N_l
+WASSERSTEIN_WEIGHTS = {"relu1_1": 0.3, "relu2_1": 1.25, "relu3_1": 0.35, "relu4_1": 1.25, "relu5_1": 0.0075}
 
 
 @dataclass(frozen=True)

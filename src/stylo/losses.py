@@ -14,7 +14,7 @@ Feature maps are ``(B, N, H, W)``; Gram matrices ``(B, N, N)``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -108,6 +108,79 @@ def style_loss(
     for name, weight in layer_weights.items():
         total = total + weight * style_layer_loss(features[name], target_grams[name], normalization)
     return total
+
+
+def augment(features: torch.Tensor) -> torch.Tensor:
+    """``(B, N, H, W)`` features with a channel of ones appended: the Gram matrix of the result holds the
+    features' second moments, their sums (last column) and the number of positions (corner), and is summed
+    tile by tile like any Gram matrix. A mask multiplies the ones too, so the corner is then the region's weight."""
+    return torch.cat([features, torch.ones_like(features[:, :1])], 1)
+
+
+def gaussian(moments: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean ``(B, N)`` and covariance ``(B, N, N)`` from the Gram matrix of :func:`augment`'d features, in float64
+    (the covariance E[ffᵀ] − μμᵀ and the distance below are differences of large numbers)."""
+    m = moments.double() / moments[..., -1:, -1:].double()
+    mean = m[..., :-1, -1]
+    return mean, m[..., :-1, :-1] - mean.unsqueeze(-1) * mean.unsqueeze(-2)
+
+
+RANK_FLOOR = 1e-5  # eigenvalues below this share of the largest count as 0 (float32 sums' noise, not variance)
+
+
+class _TraceSqrt(torch.autograd.Function):
+    """tr(A^½) of symmetric positive semi-definite matrices; its gradient is ½·A^(−½). A covariance with fewer
+    positions than channels is singular, and the rounding of its float32 sums leaves hundreds of tiny
+    eigenvalues whose square roots would add up to noise: eigenvalues below ``RANK_FLOOR`` of the largest count
+    as 0, and the gradient (infinitely steep at 0) uses the floor instead."""
+
+    @staticmethod
+    def forward(ctx: Any, a: torch.Tensor) -> torch.Tensor:
+        vals, vecs = torch.linalg.eigh(a.double())
+        floor = vals.amax(-1, keepdim=True).clamp_min(1e-30) * RANK_FLOOR
+        ctx.save_for_backward(vecs, vals.clamp_min(floor))
+        return torch.where(vals > floor, vals, 0.0).sqrt().sum(-1).to(a.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        vecs, vals = ctx.saved_tensors
+        inner = (0.5 / vals.sqrt()) * grad.double().unsqueeze(-1)
+        return ((vecs * inner.unsqueeze(-2)) @ vecs.transpose(-2, -1)).to(grad.dtype)
+
+
+def trace_sqrt(a: torch.Tensor) -> torch.Tensor:
+    """tr(A^½) for a batch ``(B, N, N)`` of symmetric positive semi-definite matrices, differentiable."""
+    return cast(torch.Tensor, _TraceSqrt.apply((a + a.transpose(-2, -1)) / 2))
+
+
+def sqrtm(a: torch.Tensor) -> torch.Tensor:
+    """The symmetric square root of symmetric positive semi-definite matrices ``(B, N, N)`` (no gradient)."""
+    vals, vecs = torch.linalg.eigh(((a + a.transpose(-2, -1)) / 2).double())
+    vals = torch.where(vals > vals.amax(-1, keepdim=True) * RANK_FLOOR, vals, 0.0)
+    return ((vecs * vals.sqrt().unsqueeze(-2)) @ vecs.transpose(-2, -1)).to(a.dtype)
+
+
+def wasserstein_distance(moments: torch.Tensor, target: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+                         ) -> torch.Tensor:
+    """The squared 2-Wasserstein distance between Gaussians fitted to two sets of features, per channel:
+
+        W₂² = |μ − μ_s|² + tr Σ + tr Σ_s − 2·tr (Σ_s^½ Σ Σ_s^½)^½,  divided by N,
+
+    ``moments`` from the image's :func:`augment`'d features, ``target`` = (μ_s, Σ_s, Σ_s^½) of the style
+    (:func:`wasserstein_target`). Unlike the Gram distance it compares means and covariances separately and in
+    the features' own units (crowsonkb's style-transfer-pytorch offers it; Mroueh 2019)."""
+    mean, cov = gaussian(moments)
+    t_mean, t_cov, t_root = target
+    cross = trace_sqrt(t_root @ cov @ t_root)
+    w2 = (mean - t_mean).pow(2).sum(-1) + cov.diagonal(dim1=-2, dim2=-1).sum(-1) \
+        + t_cov.diagonal(dim1=-2, dim2=-1).sum(-1) - 2 * cross
+    return (w2.mean() / mean.shape[-1]).to(torch.promote_types(moments.dtype, torch.float32))
+
+
+def wasserstein_target(moments: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(μ_s, Σ_s, Σ_s^½) of the style's :func:`augment`'d Gram matrix, for :func:`wasserstein_distance`."""
+    mean, cov = gaussian(moments)
+    return mean, cov, sqrtm(cov)  # float64, like the image's Gaussian they are compared with
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

@@ -51,8 +51,8 @@ def compute_targets(net: VGGFeatures, s: Settings, content: torch.Tensor, styles
         while len(targets.masks) < len(styles):
             targets.masks.append(None)
         for style, mask in zip(styles, targets.masks):
-            norm = "mean" if mask is not None else s.normalization
-            grams, positions = _gram_sums(net, style, s.style_layers, autocast, tile)
+            norm = "mean" if mask is not None or s.style_loss == "wasserstein" else s.normalization
+            grams, positions = _gram_sums(net, style, s.style_layers, autocast, tile, s.style_loss == "wasserstein")
             targets.style_grams.append({k: grams[k] / positions[k] if norm == "mean" else grams[k]
                                         for k in s.style_layers})
     return targets
@@ -75,8 +75,9 @@ def _whole_features(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str]
 
 
 def _gram_sums(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], autocast: torch.dtype | None,
-               tile: int | None) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
-    """Raw Gram matrices Σ_k f_k f_kᵀ of ``image`` at ``layers``, and the number of positions of each."""
+               tile: int | None, augmented: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """Raw Gram matrices Σ_k f_k f_kᵀ of ``image`` at ``layers`` (of the :func:`~stylo.losses.augment`'d
+    features if ``augmented``), and the number of positions of each."""
     if not layers:
         return {}, {}
     tiling = Tiling.for_layers(net.model, layers, tile) if tile else None
@@ -86,7 +87,7 @@ def _gram_sums(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], aut
     positions: dict[str, int] = dict.fromkeys(layers, 0)
     for _, feats in parts:
         for name in layers:
-            g = losses.gram_matrix(feats[name])
+            g = losses.gram_matrix(losses.augment(feats[name]) if augmented else feats[name])
             grams[name] = grams[name] + g if name in grams else g
             positions[name] += feats[name].shape[-2] * feats[name].shape[-1]
     return grams, positions
@@ -116,6 +117,8 @@ class Objective:
         self.tiling = Tiling.for_layers(net.model, self.layers, tile) if tile else None
         self.strides = {name: stride(net.model, name) for name in self.layers}
         self._layer_masks: dict[tuple[int, int, int], torch.Tensor] = {}
+        self.wasserstein = settings.style_loss == "wasserstein"
+        self._gaussians: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def layer_mask(self, style: int, size: tuple[int, int]) -> torch.Tensor:
         """Style ``style``'s mask at a feature map's ``size`` (H, W): area-averaged, so it follows the poolings
@@ -141,13 +144,21 @@ class Objective:
             content = content + w * losses.content_part(feats[name], part, target.numel(), self.s.normalization)
         return content
 
+    def style_target(self, style: int, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Wasserstein loss: the style's Gaussian (μ_s, Σ_s, Σ_s^½) at one layer, computed once."""
+        key = (style, name)
+        if key not in self._gaussians:
+            self._gaussians[key] = losses.wasserstein_target(self.targets.style_grams[style][name])
+        return self._gaussians[key]
+
     def gram_sums(self, feats: dict[str, torch.Tensor], image: torch.Tensor, tile: Tile | None = None
                   ) -> dict[GramKey, torch.Tensor]:
-        """The raw Gram matrices the style term needs, over the positions of ``feats``."""
+        """The raw Gram matrices the style term needs, over the positions of ``feats`` (of the features with a
+        channel of ones for the Wasserstein loss, which also needs their sums)."""
         sums: dict[GramKey, torch.Tensor] = {}
         unmasked = any(m is None for w, m in zip(self.blend, self.targets.masks) if w)
         for name in self.style_w:
-            f = feats[name]
+            f = losses.augment(feats[name]) if self.wasserstein else feats[name]
             if unmasked:
                 sums[(name, None)] = losses.gram_matrix(f)
             for i, (weight, mask) in enumerate(zip(self.blend, self.targets.masks)):
@@ -166,7 +177,10 @@ class Objective:
                 continue
             for name, w in self.style_w.items():
                 h, wd = self._full(image, name)
-                if self.targets.masks[i] is None:
+                if self.wasserstein:  # the moments' corner entry counts the positions (or the region's weight)
+                    e = losses.wasserstein_distance(sums[(name, None if self.targets.masks[i] is None else i)],
+                                                    self.style_target(i, name))
+                elif self.targets.masks[i] is None:
                     e = losses.gram_distance(sums[(name, None)], h * wd, grams[name], norm)
                 else:
                     area = self.layer_mask(i, (h, wd)).sum()

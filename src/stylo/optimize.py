@@ -32,7 +32,16 @@ from stylo.checkpoint import Checkpoint, Checkpointer, run_key
 from stylo.config import Settings, as_settings
 from stylo.device import resolve_device, resolve_precision
 from stylo.errors import RunError, StyloError
-from stylo.image import as_image, check_min_side, fit_area, fit_long_side, resize, to_pil, to_tensor
+from stylo.image import (
+    as_image,
+    check_min_side,
+    fit_area,
+    fit_long_side,
+    gaussian_blur,
+    resize,
+    to_pil,
+    to_tensor,
+)
 from stylo.layers import deepest_layer, halo, min_side
 from stylo.objective import LossParts, Objective, compute_targets
 from stylo.steppers import PIXEL_SCALE, Stepper, make_optimizer
@@ -173,8 +182,23 @@ def upsample_with_detail(image: torch.Tensor, coarse_content: torch.Tensor, cont
     return (up(image) + content - up(coarse_content)).clamp(0, 1)
 
 
+def keep_low_frequencies(picture: torch.Tensor, photo: torch.Tensor, factor: int) -> torch.Tensor:
+    """``picture``'s low frequencies plus ``photo``'s high ones (both (1, 3, H, W) in [0, 1]), split by a Gaussian
+    of σ = ``factor``/2 px: waves longer than about 2.7·``factor`` px keep over half their amplitude.
+
+    Magenta's network paints every style with a regular diagonal hatching (a period of about 5 px at 256 px, of which
+    σ = 2 passes 4 %) that a short optimization keeps, visible at 100 % in a flat sky; its palette and broad
+    layout pass. Block averaging instead aliases the hatching into a coarse checker. Measured on the look panel:
+    docs/benchmarks.md, "Round 2, fifth session"."""
+    if factor <= 1:
+        return picture
+    sigma = factor / 2
+    return (gaussian_blur(picture, sigma) + photo - gaussian_blur(photo, sigma)).clamp(0, 1)
+
+
 def initial_image(level: Level, s: Settings, seed: int, blend: Sequence[float] = (1.0,)) -> torch.Tensor:
-    """The first level's start: the content, a feed-forward painting of it, the (first) style, or noise."""
+    """The first level's start: the content, a feed-forward painting of it (its low frequencies with the photo's
+    detail, see ``init_lowpass``; in luminance mode its luminance as is), the (first) style, or noise."""
     if s.init == "content":
         return level.content.clone()
     if s.init == "feedforward":
@@ -182,7 +206,9 @@ def initial_image(level: Level, s: Settings, seed: int, blend: Sequence[float] =
 
         painted = to_tensor(feedforward(to_pil(level.content_rgb), [to_pil(t) for t in level.styles], blend))
         painted = painted.to(level.content.device)
-        return color.gray(color.luminance(painted)) if s.preserve_color == "luminance" else painted
+        if s.preserve_color == "luminance":  # the colours come from the photo: the start gives only its texture
+            return color.gray(color.luminance(painted))
+        return keep_low_frequencies(painted, level.content, s.init_lowpass)
     if s.init == "style":
         return F.interpolate(level.styles[0], size=level.content.shape[-2:], mode="bilinear", align_corners=False)
     generator = torch.Generator().manual_seed(seed)

@@ -140,6 +140,7 @@ def test_first_visit_offers_no_download_and_fits_a_phone(server: Server, browser
 
 def test_the_slider_puts_more_style_to_the_right(server: Server, browser: Any) -> None:
     page = ready_page(server, browser)
+    page.fill("input[name=steps]", "10")  # two steps barely leave the start, whose look the slider does not set
     slider = page.locator("input[name=strength]")
     exponents, runs = [], []
     for value in ("0", "3"):  # left: more content; right: more style
@@ -151,6 +152,7 @@ def test_the_slider_puts_more_style_to_the_right(server: Server, browser: Any) -
     plain, styled = runs
     assert styled["settings"]["style_weight"] > plain["settings"]["style_weight"]
     assert styled["metrics"]["style_distance_sum"] < plain["metrics"]["style_distance_sum"]
+    assert styled["metrics"]["content_distance"] > plain["metrics"]["content_distance"]
     page.close()
 
 
