@@ -163,8 +163,8 @@ def test_init_feedforward_starts_from_a_painting_of_the_content(pair) -> None:
 
 
 def test_init_feedforward_keeps_its_low_frequencies_and_the_photos_detail(pair) -> None:
-    """The default start: the painting below a quarter of the size (its palette and layout), the photo above
-    (its edges instead of the network's hatching)."""
+    """The default start: the painting's low frequencies (its palette and layout), the photo's high ones (its
+    edges instead of the network's hatching)."""
     content, style = pair
     level = optimize.prepare_level(content, [style], [None], (96, 72), 1.0, BASE, torch.device("cpu"))
     painted = optimize.initial_image(level, BASE.replace(init="feedforward", init_lowpass=1), 0)

@@ -128,6 +128,12 @@ def gaussian(moments: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 RANK_FLOOR = 1e-5  # eigenvalues below this share of the largest count as 0 (float32 sums' noise, not variance)
 
 
+def _eigh_floored(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eigenvalues, eigenvectors (float64) and the floor ``RANK_FLOOR``·largest of symmetric ``(B, N, N)`` ``a``."""
+    vals, vecs = torch.linalg.eigh(((a + a.transpose(-2, -1)) / 2).double())
+    return vals, vecs, vals.amax(-1, keepdim=True).clamp_min(1e-30) * RANK_FLOOR
+
+
 class _TraceSqrt(torch.autograd.Function):
     """tr(A^½) of symmetric positive semi-definite matrices; its gradient is ½·A^(−½). A covariance with fewer
     positions than channels is singular, and the rounding of its float32 sums leaves hundreds of tiny
@@ -136,8 +142,7 @@ class _TraceSqrt(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, a: torch.Tensor) -> torch.Tensor:
-        vals, vecs = torch.linalg.eigh(a.double())
-        floor = vals.amax(-1, keepdim=True).clamp_min(1e-30) * RANK_FLOOR
+        vals, vecs, floor = _eigh_floored(a)
         ctx.save_for_backward(vecs, vals.clamp_min(floor))
         return torch.where(vals > floor, vals, 0.0).sqrt().sum(-1).to(a.dtype)
 
@@ -150,13 +155,15 @@ class _TraceSqrt(torch.autograd.Function):
 
 def trace_sqrt(a: torch.Tensor) -> torch.Tensor:
     """tr(A^½) for a batch ``(B, N, N)`` of symmetric positive semi-definite matrices, differentiable."""
-    return cast(torch.Tensor, _TraceSqrt.apply((a + a.transpose(-2, -1)) / 2))
+    return cast(torch.Tensor, _TraceSqrt.apply(a))
 
 
 def sqrtm(a: torch.Tensor) -> torch.Tensor:
-    """The symmetric square root of symmetric positive semi-definite matrices ``(B, N, N)`` (no gradient)."""
-    vals, vecs = torch.linalg.eigh(((a + a.transpose(-2, -1)) / 2).double())
-    vals = torch.where(vals > vals.amax(-1, keepdim=True) * RANK_FLOOR, vals, 0.0)
+    """The symmetric square root of symmetric positive semi-definite matrices ``(B, N, N)`` (no gradient), with
+    the eigenvalues below the floor of :func:`trace_sqrt` counted as 0 (stylo.color.sqrtm, for 3×3 colour
+    covariances, clamps instead: it also takes inverse roots)."""
+    vals, vecs, floor = _eigh_floored(a)
+    vals = torch.where(vals > floor, vals, 0.0)
     return ((vecs * vals.sqrt().unsqueeze(-2)) @ vecs.transpose(-2, -1)).to(a.dtype)
 
 

@@ -50,9 +50,10 @@ def compute_targets(net: VGGFeatures, s: Settings, content: torch.Tensor, styles
         targets = Targets({k: content_feats[k].float() for k in s.content_layers}, [], list(masks))
         while len(targets.masks) < len(styles):
             targets.masks.append(None)
+        wasserstein = s.style_loss == "wasserstein"  # its targets are moments: always divided by the count
         for style, mask in zip(styles, targets.masks):
-            norm = "mean" if mask is not None or s.style_loss == "wasserstein" else s.normalization
-            grams, positions = _gram_sums(net, style, s.style_layers, autocast, tile, s.style_loss == "wasserstein")
+            norm = "mean" if mask is not None or wasserstein else s.normalization
+            grams, positions = _gram_sums(net, style, s.style_layers, autocast, tile, wasserstein)
             targets.style_grams.append({k: grams[k] / positions[k] if norm == "mean" else grams[k]
                                         for k in s.style_layers})
     return targets

@@ -116,7 +116,7 @@ class JobQueue:
                                   frame=frame, history=history)
             self.events.publish(run_id, event)
 
-        def on_start(image: Image.Image) -> None:  # the feed-forward painting: shown at once, then refined
+        def on_start(image: Image.Image) -> None:  # the starting picture: shown at once, then refined
             save_png(image, runs_dir / frame)
             self.store.update(run_id, frame=frame)
             self.events.publish(run_id, {"type": "preview", "frame": frame})
