@@ -50,7 +50,8 @@ def test_default_style_layer_weights_are_inverse_squared_channels() -> None:
         ({"style_layer_weights": (1.0, 2.0)}, "2 style_layer_weights given for 5 style_layers"),
         ({"style_layer_weights": (1.0, 1.0, -1.0, 1.0, 1.0)}, "style_layer_weights must be between 0 and"),
         ({"content_layer_weights": (math.nan,)}, "content_layer_weights must be"),
-        ({"size": 8}, "size must be >= 16"),
+        ({"size": 8}, "size must be between 16 and 16384"),
+        ({"size": 16385, "max_memory": "100000T"}, "size must be between 16 and 16384"),
         ({"style_size": 4}, "style_size must be"),
         ({"seed": -1}, "seed must be"),
         ({"content_layers": (), "style_layers": ()}, "nothing to optimize"),
@@ -83,3 +84,19 @@ def test_toml_file(tmp_path: Path) -> None:
     path.write_text('steps = "many"\n')
     with pytest.raises(StyloError, match="steps must be an integer"):
         load_toml(path)
+
+
+def test_nesting_is_bounded_without_recursion() -> None:
+    from stylo.config import MAX_DEPTH, check_depth
+
+    def nested(depth: int) -> list:
+        value: list = []
+        for _ in range(depth - 1):
+            value = [value]
+        return value
+
+    check_depth({"steps": nested(MAX_DEPTH - 1)}, "s.toml")
+    with pytest.raises(StyloError, match="s.toml is nested too deeply \\(more than 16 levels\\)"):
+        check_depth({"steps": nested(MAX_DEPTH)}, "s.toml")
+    with pytest.raises(StyloError, match="nested too deeply"):
+        check_depth(nested(100_000), "x.png")  # far beyond Python's recursion limit

@@ -94,9 +94,12 @@ def test_a_thin_style_image_runs_on_every_level(small_images) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--size", "1000000"], "--size 1000000 needs more memory than --max-memory allows"),
+        (["--size", "1000000"], "--size must be between 16 and 16384"),
+        (["--size", "10000000", "--max-memory", "100000T"], "--size must be between 16 and 16384"),  # absolute
+        (["--size", "16000", "--max-memory", "4G"], "--size 16000 needs more memory than --max-memory allows"),
         (["--size", "2048", "--max-memory", "2G"], f"at most {max_side(2 * 1024**3)} px"),
-        (["--style-size", "100000"], "--style-size 100000 needs more memory"),
+        (["--style-size", "100000"], "--style-size must be between 16 and 16384"),
+        (["--style-size", "16000", "--max-memory", "4G"], "--style-size 16000 needs more memory"),
         (["--style-scale", "20", "--size", "2000"], "--style-scale makes the style image"),
         (["--scales", "2000"], "--scales must be between 1 and 8"),
         (["--lr", "1e300", "--optimizer", "adam"], "--lr must be between 0 and 1000"),
@@ -116,17 +119,18 @@ def test_unbounded_numbers_are_refused_before_any_compute(tmp_path: Path, small_
 
 @pytest.mark.parametrize(
     ("toml", "message"),
-    [("weights = 5", "--weights must be a text"), ("seed = true", "--seed must be an integer"),
-     ('content_layers = [["relu4_2"]]', "--content-layers must be a list of layer names"),
-     ("style_blend = {a = 1}", "--style-blend must be a number"), ("size = 1.5", "--size must be an integer"),
-     ('model = ["vgg19"]', "unknown --model")],
+    [("weights = 5", "weights must be a text"), ("seed = true", "seed must be an integer"),
+     ('content_layers = [["relu4_2"]]', "content_layers must be a list of layer names"),
+     ("style_blend = {a = 1}", "style_blend must be a number"), ("size = 1.5", "size must be an integer"),
+     ('model = ["vgg19"]', "unknown model")],
 )
 def test_mistyped_settings_files_exit_2(tmp_path: Path, small_images, capsys, toml: str, message: str) -> None:
     cfg = tmp_path / "s.toml"
     cfg.write_text(toml + "\n")
     code, err = cli(capsys, "run", str(small_images[0]), str(small_images[1]), "-o", str(tmp_path / "o.png"),
                     "--config", str(cfg))
-    assert code == 2 and message in err, err
+    assert code == 2 and f"in {cfg}: {message}" in err, err  # the file and its key, not a flag not typed
+    assert err.count("\n") == 1
 
 
 def test_config_from_a_png_with_nested_lists_exits_2(tmp_path: Path, small_images, capsys) -> None:
@@ -136,7 +140,7 @@ def test_config_from_a_png_with_nested_lists_exits_2(tmp_path: Path, small_image
     Image.new("RGB", (32, 32)).save(forged, pnginfo=info)
     code, err = cli(capsys, "run", str(small_images[0]), str(small_images[1]), "-o", str(tmp_path / "o.png"),
                     "--config-from", str(forged))
-    assert code == 2 and "--style-layers must be a list of layer names" in err
+    assert code == 2 and f"in {forged}: style_layers must be a list of layer names" in err
 
 
 def test_a_failed_save_keeps_the_image_and_names_where(tmp_path: Path, small_images, capsys, monkeypatch) -> None:

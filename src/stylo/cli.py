@@ -2,15 +2,13 @@
 
 Exit status: 0 success; 1 the run failed (it diverged, or the output could not be written: the message says
 where the image was kept); 2 bad input or usage (one line on stderr, no traceback, nothing written);
-130 interrupted (image saved).
+130 interrupted: Ctrl-C or SIGTERM (during steps the image so far is saved; before them nothing is written).
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -18,6 +16,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from stylo import __version__
 from stylo.errors import StyloError
 from stylo.experiments.commands import add_executor_flags, add_sweep_parser
+from stylo.files import shown
+from stylo.interrupt import StopFlag
 from stylo.options import add_setting_flags, flag_message, run_only_help, settings_from_namespace
 from stylo.video.commands import add_video_parser
 
@@ -29,7 +29,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"stylo: {message} (see `{self.prog} --help`)\n")
+        self.exit(EXIT_USAGE, f"stylo: {shown(message)} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,15 +65,59 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    from stylo.config import Settings, from_mapping, load_toml
+    """The defaults, then ``--config-from PNG`` (its artistic settings and seed), then ``--config TOML``, then the
+    flags. Each file's values are checked on their own (an error names the file and the key); an error that
+    only the files' values cause names the files."""
+    from stylo.config import file_changes, from_mapping, read_toml
+
+    layers: list[tuple[str, dict[str, Any]]] = []
+    recorded: dict[str, Any] = {}
+    if args.config_from:
+        recorded, changes = _from_png(args.config_from)
+        layers.append((shown(args.config_from), changes))
+    if args.config:
+        layers.append((shown(args.config), file_changes(read_toml(args.config), shown(args.config))))
+    flags = settings_from_namespace(args)
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for source, changes in layers:
+        merged.update(changes)
+        origin.update(dict.fromkeys(changes, source))
+    _machine_settings_given(args.config_from, recorded, {*merged, *flags})  # the PNG's own never hold these
+    merged.update(flags)
+    try:
+        return from_mapping(merged, source="the command line")
+    except StyloError as exc:
+        files = sorted({origin[name] for name in exc.settings if name in origin and name not in flags})
+        if files and not any(name in flags for name in exc.settings):
+            raise StyloError(f"in {', '.join(files)}: {exc}") from None
+        raise
+
+
+def _from_png(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the machine settings a PNG recorded, its other settings checked): a PNG repeats the picture, not the
+    machine (config.MACHINE_FIELDS: it must not choose a file to open, a download, a device or a budget)."""
+    from stylo.config import MACHINE_FIELDS, file_changes
     from stylo.image import read_manifest
 
-    base = Settings()
-    if args.config_from:
-        base = from_mapping(read_manifest(args.config_from)["settings"], source=args.config_from)
-    if args.config:
-        base = load_toml(Path(args.config), base)
-    return from_mapping(settings_from_namespace(args), base, source="the command line")
+    settings = read_manifest(path)["settings"]
+    recorded = {name: settings.get(name) for name in MACHINE_FIELDS}
+    artistic = {key: value for key, value in settings.items() if str(key).replace("-", "_") not in MACHINE_FIELDS}
+    return recorded, file_changes(artistic, shown(path))
+
+
+def _machine_settings_given(png: str | None, recorded: dict[str, Any], given: set[str]) -> None:
+    """A PNG made with another model or a weights file is repeated only when the command line or the settings
+    file names them: stylo does not start a download or open a file because a PNG says so."""
+    from stylo.config import clipped
+
+    model = recorded.get("model")
+    if model not in (None, "vgg19") and "model" not in given:
+        raise StyloError(f"{shown(png or '')} was made with model {clipped(model, 30)}; a PNG does not choose the "
+                         "network (it may need a download): pass --model to repeat it")
+    if recorded.get("weights") is not None and "weights" not in given:
+        raise StyloError(f"{shown(png or '')} was made with a weights file; a PNG does not choose a file to "
+                         "open: pass --weights PATH to repeat it")
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
@@ -85,29 +129,7 @@ def cmd_layers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _StopFlag:
-    """SIGINT/SIGTERM set a flag that the engine polls between steps; a second Ctrl-C aborts at once."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.event.is_set():
-            raise KeyboardInterrupt
-        self.event.set()
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, stop: StopFlag) -> int:
     from stylo.progress import ProgressLine
     from stylo.render import Job, render
 
@@ -123,45 +145,57 @@ def cmd_run(args: argparse.Namespace) -> int:
               masks=tuple(map(Path, args.masks or ())), save_every=args.save_every,
               checkpoint_every=args.checkpoint_every, resume=args.resume)
     progress = None if args.quiet else ProgressLine()
-    with _StopFlag() as stop:
-        try:
-            done = render(job, progress, stop.event.is_set)
-        finally:
-            if progress is not None:
-                progress.close()
+    try:
+        done = render(job, progress, stop.should_stop)
+    except KeyboardInterrupt:  # before the first step (loading, targets), or a second signal
+        _close(progress)
+        print(f"stylo: interrupted before a step finished; {shown(job.output)} was not written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    _close(progress)
     result = done.result
     if result.interrupted:
-        print(f"stylo: interrupted after {result.steps} steps; saved the current image to {job.output}; "
+        print(f"stylo: interrupted after {result.steps} steps; saved the current image to {shown(job.output)}; "
               "`--resume` continues", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
-        print(f"stylo: wrote {job.output} ({result.elapsed:.1f} s, loss {result.loss:.4g}, seed {result.seed})",
-              file=sys.stderr)
+        print(f"stylo: wrote {shown(job.output)} ({result.elapsed:.1f} s, loss {result.loss:.4g}, "
+              f"seed {result.seed})", file=sys.stderr)
     return EXIT_OK
 
 
+def _close(progress: Any) -> None:
+    if progress is not None:
+        progress.close()
+
+
+def dispatch(args: argparse.Namespace, stop: StopFlag) -> int:
+    if args.command == "sweep":
+        from stylo.experiments.commands import cmd_sweep
+
+        return cmd_sweep(args, settings_from_args(args))
+    if args.command == "video":
+        from stylo.video.commands import cmd_video
+
+        return cmd_video(args, settings_from_args(args), stop=stop)
+    if args.command == "eval":
+        from stylo.experiments.commands import cmd_eval
+
+        return cmd_eval(args)
+    return cmd_layers(args) if args.command == "layers" else cmd_run(args, stop)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Ctrl-C and SIGTERM: see :mod:`stylo.interrupt` (the studio's server handles its own)."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "sweep":
-            from stylo.experiments.commands import cmd_sweep
-
-            return cmd_sweep(args, settings_from_args(args))
-        if args.command == "video":
-            from stylo.video.commands import cmd_video
-
-            return cmd_video(args, settings_from_args(args))
         if args.command == "serve":
             from stylo.web.serve import cmd_serve
 
             return cmd_serve(args)
-        if args.command == "eval":
-            from stylo.experiments.commands import cmd_eval
-
-            return cmd_eval(args)
-        return cmd_layers(args) if args.command == "layers" else cmd_run(args)
+        with StopFlag() as stop:
+            return dispatch(args, stop)
     except StyloError as exc:
-        print(f"stylo: {flag_message(str(exc), exc.settings)}", file=sys.stderr)
+        print(f"stylo: {shown(flag_message(str(exc), exc.settings))}", file=sys.stderr)
         return exc.exit_code
     except MemoryError:
         print("stylo: out of memory; lower --size or set --max-memory", file=sys.stderr)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from stylo.budget import budget_bytes, max_side
 from stylo.errors import StyloError
+from stylo.files import read_bounded, shown
 from stylo.layers import (
     GATYS_CONTENT_LAYER,
     GATYS_STYLE_LAYERS,
@@ -40,6 +41,11 @@ MAX_STEPS = 100_000
 MAX_SCALES = 8  # 2^7 = 128× smaller than the output: below the network's 16 px at any printable size
 MAX_ITEMS = 32  # layers, layer weights, styles
 MAX_SIDE = 65_536  # px: no side of any image goes beyond this, whatever the memory budget
+MAX_SIZE = 16_384  # px: the longest output (and style) side, a fixed bound, whatever the budget allows
+MAX_DEPTH = 16  # nesting of a settings file's tables and lists (real ones: 3)
+# Settings that belong to the machine a run is on, not to the picture: --config-from takes none of them from a
+# PNG (a PNG must not choose a file to open, a download, a device or a memory budget).
+MACHINE_FIELDS = ("model", "weights", "device", "precision", "max_memory", "tile")
 
 
 def setting(default: Any, help: str, *, metavar: str | None = None, default_text: str | None = None,
@@ -89,7 +95,7 @@ class Settings:
                           metavar="N", low=1, high=MAX_SCALES)
     coarsest: int = setting(256, "long side of the smallest pyramid level; smaller levels are skipped (they "
                             "paste the painting's objects) and give their steps to the first level kept",
-                            metavar="PX", low=16, high=MAX_SIDE)
+                            metavar="PX", low=16, high=MAX_SIZE)
     init: Init = setting("feedforward", "starting image: feedforward = a feed-forward network's painting "
                          "(Magenta, 0.3 s), content = the photo")
     init_lowpass: int = setting(4, "feed-forward start: the network's picture blurred by a Gaussian of σ = N/2 px "
@@ -100,10 +106,10 @@ class Settings:
                                default_text="drawn", low=0, high=2**63 - 1)
     # Images
     size: int = setting(512, "long side of the output in px (at most what max_memory allows)", metavar="PX",
-                        low=16)
+                        low=16, high=MAX_SIZE)
     style_size: int | None = setting(None, "long side of the style image (by default it is resized to the "
                                      "content image's area, aspect kept)", metavar="PX",
-                                     default_text="content's area", low=16)
+                                     default_text="content's area", low=16, high=MAX_SIZE)
     resample: Literal["lanczos", "bicubic", "bilinear"] = setting("lanczos", "resize filter for the inputs")
     # Control (Gatys et al. 2017)
     preserve_color: Literal["none", "luminance", "histogram"] = setting(
@@ -160,8 +166,7 @@ def _base_type(hint: Any) -> tuple[Any, bool]:
 
 
 def _bad(name: str, what: str, value: Any) -> StyloError:
-    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-    return StyloError(f"{name} must be {what}, got {shown}", settings=(name,))
+    return StyloError(f"{name} must be {what}, got {clipped(value)}", settings=(name,))
 
 
 def _check_number(name: str, value: Any, kind: type, low: float | None, high: float | None) -> None:
@@ -235,9 +240,9 @@ def check_sizes(s: Settings) -> None:
     if s.style_size is not None and s.style_size > limit:
         raise StyloError(f"style_size {s.style_size} needs more memory than max_memory allows: at most {limit} px",
                          settings=("style_size", "max_memory"))
-    if style_side > limit:
+    if style_side > min(limit, MAX_SIDE):
         raise StyloError(f"style_scale makes the style image {style_side:.0f} px, more than max_memory allows "
-                         f"({limit} px)", settings=("style_scale", "max_memory"))
+                         f"({min(limit, MAX_SIDE)} px)", settings=("style_scale", "max_memory"))
 
 
 def style_layer_weights(s: Settings) -> dict[str, float]:
@@ -264,10 +269,18 @@ def coerce(name: str, value: Any) -> Any:
     if typing.get_origin(hint) is tuple:
         items = tuple(value) if isinstance(value, list | tuple) else (value,)
         if typing.get_args(hint)[0] is float:
-            items = tuple(float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in items)
+            items = tuple(_as_float(name, v) for v in items)
         return items
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    return _as_float(name, value) if hint is float else value
+
+
+def _as_float(name: str, value: Any) -> Any:
+    """An integer as a float (one too large for a float is an error); anything else as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:
+            raise _bad(name, "a finite number", value) from None
     return value
 
 
@@ -287,8 +300,17 @@ def parse_text(name: str, text: str) -> Any:
         if hint is float:
             return float(text)
     except ValueError:
-        raise StyloError(f"bad value {text!r} for {name}", settings=(name,)) from None
+        raise StyloError(f"bad value {clipped(text)} for {name}", settings=(name,)) from None
     return text
+
+
+def clipped(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters (a value of 5000 digits stays one short line)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an integer beyond Python's 4300 digits, a structure nested too deep
+        text = f"a {type(value).__name__} too large to show"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def from_mapping(data: Mapping[str, Any], base: Settings | None = None, source: str = "settings",
@@ -301,7 +323,7 @@ def from_mapping(data: Mapping[str, Any], base: Settings | None = None, source: 
     for key, value in data.items():
         name = str(key).replace("-", "_")
         if name not in FIELDS:
-            raise StyloError(f"unknown setting {str(key)[:60]!r} in {source}")
+            raise StyloError(f"unknown setting {clipped(str(key))} in {source}")
         if allowed is not None and name not in allowed:
             raise StyloError(f"setting {name!r} cannot be set from {source}", settings=(name,))
         changes[name] = coerce(name, value)
@@ -322,15 +344,64 @@ def as_settings(value: Settings | Mapping[str, Any] | None) -> Settings:
 WEB_FIELDS = {name for name, f in FIELDS.items() if f.metadata["web"]}
 
 
+def check_depth(data: Any, what: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse tables and lists nested more than ``limit`` deep (without recursing: a hostile file may nest
+    thousands deep)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if not isinstance(value, Mapping | list | tuple):
+            continue
+        if depth > limit:
+            raise StyloError(f"{what} is nested too deeply (more than {limit} levels)")
+        stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, Mapping) else value))
+
+
+def read_toml(path: Path | str, what: str = "config file") -> dict[str, Any]:
+    """The table of a TOML file: a regular file of at most ``files.MAX_SETTINGS_BYTES``, UTF-8 (a byte-order mark
+    is allowed), nested at most ``MAX_DEPTH`` deep; else a one-line error naming the file."""
+    data = read_bounded(path, what)
+    where = f"{what} {shown(path)}"
+    try:
+        table = tomllib.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise StyloError(f"cannot read {where}: it is not UTF-8 text") from None
+    except RecursionError:
+        raise StyloError(f"cannot read {where}: it is nested too deeply") from None
+    except ValueError as exc:  # a TOML syntax error, or an integer of more than 4300 digits
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise StyloError(f"cannot read {where}: {reason[:120]}") from None
+    check_depth(table, where)
+    return table
+
+
+def file_changes(data: Any, source: str) -> dict[str, Any]:
+    """The settings a file gives (a TOML table, a PNG's manifest), each coerced and checked on its own; an error
+    names the file and the key, not a command-line flag the user did not type."""
+    if not isinstance(data, Mapping):
+        raise StyloError(f"settings in {source} must be a table of names and values, not {type(data).__name__}")
+    check_depth(data, source)
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in FIELDS:
+            raise StyloError(f"unknown setting {clipped(str(key))} in {source}")
+        try:
+            changes[name] = coerce(name, value)
+            check_value(name, changes[name])
+        except StyloError as exc:
+            raise StyloError(f"in {source}: {exc}") from None
+    return changes
+
+
 def load_toml(path: Path, base: Settings | None = None) -> Settings:
     """Settings from a TOML file whose top-level keys are field names (``style_weight = 1e4``)."""
+    source = shown(path)
+    changes = file_changes(read_toml(path), source)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StyloError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise StyloError(f"cannot read config file {path}: {exc}") from None
-    return from_mapping(data, base, source=str(path))
+        return from_mapping(changes, base, source=source)
+    except StyloError as exc:
+        raise StyloError(f"in {source}: {exc}") from None
 
 
 assert set(typing.get_args(Model)) == set(MODELS), "config.Model must list layers.ARCHITECTURES"

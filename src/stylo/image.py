@@ -18,22 +18,21 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from stylo.errors import StyloError
+from stylo.files import open_regular, shown
 
 MAX_PIXELS = 64_000_000  # refuse larger images before decoding them (decompression bombs)
 MANIFEST_KEY = "stylo"
+MAX_MANIFEST_CHARS = 100_000  # a real manifest is about 1.5 kB
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}  # what a folder of images holds
 NAME_MAX = 255  # bytes in a file name on Linux, macOS and Windows file systems
 RANGE_TOLERANCE = 1e-3  # float rounding around [0, 1] that tensors may carry
 
 
 def open_image(path: Path | str, what: str = "image") -> Image.Image:
-    """Decode the file at ``path`` into an RGB image (EXIF orientation applied), or raise a one-line error."""
-    path = Path(path)
-    if not path.exists():
-        raise StyloError(f"{what} not found: {path}")
-    if path.is_dir():
-        raise StyloError(f"{what} is a directory, not an image: {path}")
-    return decode_image(path, what, suffix=f": {path}")
+    """Decode the file at ``path`` into an RGB image (EXIF orientation applied), or raise a one-line error.
+    Anything but a regular file (a FIFO, a device, a directory, a symlink loop) is refused before it is read."""
+    with open_regular(path, what) as fh:
+        return decode_image(fh, what, suffix=f": {shown(path)}")
 
 
 def decode_image(source: Path | BinaryIO, what: str = "image", suffix: str = "",
@@ -180,20 +179,21 @@ def check_output_path(path: Path | str, inputs: Sequence[Path | str] = ()) -> Pa
     that it is none of ``inputs``: a run never overwrites what it reads."""
     path = Path(path)
     if path.suffix.lower() != ".png":
-        raise StyloError(f"output must be a .png file (it carries the run's settings): {path}")
+        raise StyloError(f"output must be a .png file (it carries the run's settings): {shown(path)}")
     if len(os.fsencode(path.name)) > NAME_MAX:
         raise StyloError(f"output name is too long ({len(os.fsencode(path.name))} bytes, limit {NAME_MAX})")
     try:
         if path.is_dir():
-            raise StyloError(f"output is a directory: {path}")
+            raise StyloError(f"output is a directory: {shown(path)}")
         for source in inputs:
             if same_file(path, Path(source)):
-                raise StyloError(f"output {path} is one of the inputs; choose another name so the input is kept")
+                raise StyloError(f"output {shown(path)} is one of the inputs; choose another name so the input "
+                                 "is kept")
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".stylo-probe-"):
             pass
     except OSError as exc:
-        raise StyloError(f"cannot write output to {path.parent}: {exc.strerror or exc}") from None
+        raise StyloError(f"cannot write output to {shown(path.parent)}: {exc.strerror or exc}") from None
     return path
 
 
@@ -203,7 +203,7 @@ def same_file(a: Path, b: Path) -> bool:
         if a.exists() and b.exists():
             return os.path.samefile(a, b)
         return a.resolve() == b.resolve()
-    except OSError:
+    except (OSError, RuntimeError, ValueError):  # a symlink loop (RuntimeError before Python 3.13), a NUL byte
         return False
 
 
@@ -234,28 +234,47 @@ def save_png(img: Image.Image, path: Path | str, manifest: dict[str, Any] | None
 
 
 def read_manifest(path: Path | str) -> dict[str, Any]:
-    """The manifest a stylo PNG carries, or a one-line error if it has none."""
+    """The manifest a stylo PNG carries, or a one-line error if it has none or it cannot be read."""
     img = open_raw(path)
     text = getattr(img, "text", {}) or {}
     if MANIFEST_KEY not in text:
-        raise StyloError(f"{path} carries no stylo settings (not made by stylo?)")
+        raise StyloError(f"{shown(path)} carries no stylo settings (not made by stylo?)")
+    if len(text[MANIFEST_KEY]) > MAX_MANIFEST_CHARS:
+        raise StyloError(f"{shown(path)} has a stylo text chunk too large to be a manifest "
+                         f"({len(text[MANIFEST_KEY])} characters, limit {MAX_MANIFEST_CHARS})")
     try:
         data = json.loads(text[MANIFEST_KEY])
-    except json.JSONDecodeError:
-        raise StyloError(f"{path} has an unreadable stylo manifest") from None
+    except (ValueError, RecursionError) as exc:  # bad JSON, an integer of thousands of digits, deep nesting
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else _first_line(exc)[:80]
+        raise StyloError(f"{shown(path)} has an unreadable stylo manifest ({reason})") from None
     if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
-        raise StyloError(f"{path} has an unreadable stylo manifest")
+        raise StyloError(f"{shown(path)} has an unreadable stylo manifest")
     return data
 
 
 def open_raw(path: Path | str) -> Image.Image:
-    """Open without conversion (to read PNG text chunks), with the same one-line errors as :func:`open_image`."""
-    path = Path(path)
-    if not path.is_file():
-        raise StyloError(f"file not found: {path}")
-    try:
-        img = Image.open(path)
-        img.load()
-        return img
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise StyloError(f"not a readable image file: {path}") from None
+    """Open without conversion (to read PNG text chunks), with the same one-line errors as :func:`open_image`;
+    a text chunk larger than Pillow reads safely is named as such."""
+    with open_regular(path, "settings image") as fh:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = Image.open(fh)
+                if img.width * img.height > MAX_PIXELS:
+                    raise StyloError(f"{shown(path)} is too large to decode safely: {img.width}x{img.height} px")
+                img.load()  # text chunks after the pixels are read only now
+            return img
+        except StyloError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise StyloError(f"{shown(path)} is too large to decode safely (decompression bomb?)") from None
+        except ValueError as exc:
+            if "text" in str(exc).lower() or "MAX_TEXT" in str(exc):
+                raise StyloError(f"{shown(path)} has a text chunk too large to read (limit "
+                                 f"{PngImagePlugin.MAX_TEXT_CHUNK // 1_000_000} MB a chunk, "
+                                 f"{PngImagePlugin.MAX_TEXT_MEMORY // 1_000_000} MB in all)") from None
+            raise StyloError(f"not a readable image file: {shown(path)}") from None
+        except (UnidentifiedImageError, OSError, SyntaxError):
+            raise StyloError(f"not a readable image file: {shown(path)}") from None
+        except Exception as exc:  # noqa: BLE001 - a decoder fed hostile bytes may raise anything
+            raise StyloError(f"{shown(path)} is corrupt ({type(exc).__name__})") from None

@@ -17,12 +17,14 @@ from typing import Any
 
 from PIL import Image
 
-from stylo.checkpoint import CheckpointFile, checkpoint_path
+from stylo.checkpoint import CheckpointFile, check_fits, checkpoint_path
 from stylo.config import Settings
 from stylo.errors import RunError, StyloError
-from stylo.image import check_output_path, open_image, save_png
+from stylo.files import regular_file, shown
+from stylo.image import NAME_MAX, check_output_path, fit_long_side, open_image, save_png
+from stylo.layers import min_side
 from stylo.manifest import build_manifest
-from stylo.optimize import Result, Step, blend_weights, stylize_result
+from stylo.optimize import Result, Step, blend_weights, scale_sizes, stylize_result
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,27 @@ def frames_dir(output: Path) -> Path:
     return output.with_name(f"{output.stem}_frames")
 
 
+def check_inputs(job: Job) -> None:
+    """Every input is a regular file (a FIFO would block, a symlink loop raise from deep inside), checked before
+    anything is opened; so is a ``weights`` file."""
+    regular_file(job.content, "content image")
+    for path in job.styles:
+        regular_file(path, "style image")
+    for path in job.masks:
+        regular_file(path, "mask")
+    if job.settings.weights is not None:
+        regular_file(job.settings.weights, "weights file")
+
+
 def check_job(job: Job) -> None:
-    """Everything that can be known before any compute: the output is writable and is not an input."""
+    """Everything that can be known before any compute: the inputs are files, the output is writable and is not
+    an input, and its checkpoint can be written (or, to resume, read)."""
+    check_inputs(job)
     check_output_path(job.output, inputs=(job.content, *job.styles, *job.masks))
     if job.checkpoint_every is not None and not (0 <= job.checkpoint_every < math.inf):
         raise StyloError("checkpoint_every must be a number of seconds >= 0", settings=("checkpoint_every",))
+    if job.checkpoint_every is not None or job.resume:
+        check_checkpoint_path(checkpoint_path(job.output), job.resume)
     if job.save_every is not None:
         if job.save_every < 1:
             raise StyloError("save_every must be >= 1", settings=("save_every",))
@@ -67,9 +85,32 @@ def check_job(job: Job) -> None:
         try:
             frames.mkdir(exist_ok=True)
         except FileExistsError:
-            raise StyloError(f"cannot save frames: {frames} exists and is not a folder") from None
+            raise StyloError(f"cannot save frames: {shown(frames)} exists and is not a folder") from None
         except OSError as exc:
-            raise StyloError(f"cannot save frames in {frames}: {exc.strerror or exc}") from None
+            raise StyloError(f"cannot save frames in {shown(frames)}: {exc.strerror or exc}") from None
+
+
+def check_checkpoint_path(path: Path, resume: bool) -> None:
+    """The checkpoint ``OUTPUT.ckpt`` must be a file that can be written beside the output, and read to resume."""
+    if len(os.fsencode(path.name)) > NAME_MAX:
+        raise StyloError(f"output name is too long for its checkpoint {shown(path.name)[:40]}… "
+                         f"(at most {NAME_MAX - len('.ckpt')} bytes)")
+    if resume:
+        if not os.path.lexists(path):
+            raise StyloError(f"nothing to resume: no checkpoint {shown(path)}")
+        regular_file(path, "checkpoint")
+    elif path.is_dir() and not path.is_symlink():  # a symlink is replaced, not followed
+        raise StyloError(f"the checkpoint {shown(path)} is a directory; move it away or choose another output")
+
+
+def expected_levels(content: Image.Image, s: Settings) -> list[tuple[tuple[int, int], int]]:
+    """(size, steps) of each pyramid level the engine will run for ``content``: what a checkpoint must fit.
+    (The engine's own rule: ``optimize.scale_sizes`` and ``_Run.steps_at``.)"""
+    final = fit_long_side(content.size, s.size)
+    sizes = scale_sizes(final, s.scales, min_side(s.model, (*s.content_layers, *s.style_layers)), s.coarsest)
+    steps = [s.steps if i == len(sizes) - 1 else s.coarse_steps for i in range(len(sizes))]
+    steps[0] += s.coarse_steps * (s.scales - len(sizes))
+    return list(zip(sizes, steps))
 
 
 def save_result(image: Image.Image, output: Path, manifest: dict[str, Any]) -> Path:
@@ -84,10 +125,11 @@ def save_result(image: Image.Image, output: Path, manifest: dict[str, Any]) -> P
             fd, name = tempfile.mkstemp(dir=folder, prefix="stylo-rescued-", suffix=".png")
             os.close(fd)
             save_png(image, name, manifest)
-            raise RunError(f"could not write {output} ({reason}); the image was saved to {name}", saved_to=name)
+            raise RunError(f"could not write {shown(output)} ({reason}); the image was saved to {name}",
+                           saved_to=name)
         except OSError:
             continue
-    raise RunError(f"could not write {output} ({reason}), nor a copy in the temporary folder")
+    raise RunError(f"could not write {shown(output)} ({reason}), nor a copy in the temporary folder")
 
 
 def evaluate_blend(image: Image.Image, content: Image.Image, styles: Sequence[Image.Image],
@@ -122,12 +164,19 @@ def render(job: Job, on_step: Callable[[Step], object] | None = None, should_sto
             try:
                 save_png(s.image(), frame)
             except OSError as exc:
-                raise RunError(f"cannot save frame {frame}: {exc.strerror or exc}") from exc
+                raise RunError(f"cannot save frame {shown(frame)}: {exc.strerror or exc}") from exc
 
     store = None
     if job.checkpoint_every is not None or job.resume:
         store = CheckpointFile(checkpoint_path(job.output), job.checkpoint_every or 0.0)
     resume = store.load() if store is not None and job.resume else None
+    if resume is not None:
+        try:
+            check_fits(resume, expected_levels(content, job.settings))
+        except StyloError as exc:
+            raise StyloError(f"the checkpoint {shown(checkpoint_path(job.output))} does not fit this run ({exc}): "
+                             "it belongs to another run (other settings or input images) or is damaged; resume with "
+                             "the same ones, or start again without --resume") from None
     result = stylize_result(content, styles, job.settings, step, should_stop, masks=masks,
                             checkpoint=store if job.checkpoint_every is not None else None, resume=resume,
                             on_start=on_start)

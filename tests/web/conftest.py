@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,11 @@ require("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from stylo.web.app import create_app  # noqa: E402
+
+from .test_server import CHROMIUM, Server  # noqa: E402
+
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync"]
 
 TINY = {"size": 48, "steps": 2, "coarse_steps": 1, "scales": 1, "precision": "fp32", "seed": 1}
 
@@ -37,3 +44,25 @@ def wait_done(client: TestClient, run_id: str, timeout: float = 120) -> dict:
             return run
         time.sleep(0.1)
     raise AssertionError(f"run {run_id} did not finish")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real ``stylo serve`` process, one per test module (test_server.py makes one per test)."""
+    s = Server(tmp_path_factory.mktemp("studio") / "data").start()
+    yield s
+    s.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium under Playwright, one per test module."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is missing: `make test` installs it with apt-get")
+        pytest.skip("no /usr/bin/chromium")
+    sync_api = require("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()

@@ -132,7 +132,7 @@ def test_bad_run_requests(client: TestClient, small_images) -> None:
     cases = [
         ({"content": "../../etc/passwd", "style": content}, "content must be the id of an upload"),
         ({"content": content, "style": "0" * 32 + ".png"}, "style must be the id of an upload"),
-        ({"content": content, "style": content, "settings": {"steps": 0}}, "steps must be"),
+        ({"content": content, "style": content, "settings": {"steps": 0}}, "Steps must be"),
         ({"content": content, "style": content, "settings": {"bogus": 1}}, "unknown setting 'bogus'"),
         ({"content": content, "style": content, "settings": {"size": 3000}}, "allows sizes up to 2497 px"),
         ({"content": content, "style": content, "settings": "fast"}, "settings must be an object"),
@@ -249,3 +249,75 @@ def test_clips_past_the_caps_are_refused(client: TestClient, tmp_path: Path) -> 
     res = client.post("/api/runs", json={"content": "0" * 32 + ".png", "style": "0" * 32 + ".png",
                                          "clip": "../../etc"})
     assert res.status_code == 400
+
+
+def test_a_favicon_is_served(client: TestClient) -> None:
+    assert 'rel="icon"' in client.get("/").text
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        res = client.get(path)
+        assert res.status_code == 200 and res.headers["content-type"].startswith("image/svg+xml")
+        assert res.text.startswith("<svg")
+
+
+def test_the_plan_says_the_levels_steps_time_and_memory_before_start(client: TestClient, small_images) -> None:
+    skipped = client.post("/api/plan", json={"settings": {"size": 256, "scales": 2}}).json()
+    # the 128 px level is below the coarsest kept (256 px): one level runs, with the skipped level's steps
+    assert skipped["asked_levels"] == 2 and [lv["width"] for lv in skipped["levels"]] == [256]
+    assert skipped["total_steps"] == 6 + 12 and skipped["levels"][0]["height"] == 192  # a 4:3 photo
+    two = client.post("/api/plan", json={"settings": {"size": 512, "scales": 2}}).json()
+    assert [(lv["width"], lv["steps"]) for lv in two["levels"]] == [(256, 12), (512, 6)]
+    big = client.post("/api/plan", json={"settings": {"size": 1024, "scales": 2}}).json()
+    assert 0 < skipped["seconds"] < two["seconds"] < big["seconds"] and two["bytes"] < big["bytes"]
+    bad = client.post("/api/plan", json={"settings": {"scales": 99}})
+    assert bad.status_code == 400 and "Levels must be" in bad.json()["error"]
+    content = upload(client, small_images[0])  # with a photo: its own shape, and the run counts the same steps
+    settings = {**TINY, "steps": 2, "coarse_steps": 1, "scales": 2, "size": 48}
+    planned = client.post("/api/plan", json={"content": content, "settings": settings}).json()
+    run = client.post("/api/runs", json={"content": content, "style": content, "settings": settings}).json()
+    assert wait_done(client, run["id"])["total_steps"] == planned["total_steps"] == 3
+
+
+def test_the_last_step_is_followed_by_a_saving_phase(client: TestClient, small_images) -> None:
+    content, style = upload(client, small_images[0]), upload(client, small_images[1])
+    run_id = client.post("/api/runs", json={"content": content, "style": style, "settings": TINY}).json()["id"]
+    events = []
+    with client.stream("GET", f"/api/runs/{run_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+                if events[-1]["type"] == "end":
+                    break
+    kinds = [e["type"] for e in events]
+    assert kinds[-2:] == ["saving", "end"] and kinds[-3] == "step" and events[-3]["step"] == events[-3]["total"]
+
+
+def test_a_clip_keeps_its_own_size_unless_asked(client: TestClient, small_images, tmp_path: Path) -> None:
+    require("av")
+    with tiny_clip(tmp_path / "c.mp4", frames=2, side=64).open("rb") as fh:
+        up = client.post("/api/clips", files={"file": ("c.mp4", fh, "video/mp4")}).json()
+    settings = {k: v for k, v in TINY.items() if k != "size"}
+    run = client.post("/api/runs", json={"content": up["id"], "style": up["id"], "clip": up["clip"],
+                                         "settings": settings}).json()
+    assert run["settings"]["size"] == 64  # not the default 512: a 64×48 clip is not upscaled 8×
+    client.post(f"/api/runs/{run['id']}/cancel")
+    wait_done(client, run["id"])
+
+
+def test_a_clips_time_left_comes_from_its_later_frames() -> None:
+    from stylo.config import Settings
+    from stylo.web.jobs import ClipClock
+    from stylo.web.plan import Level, Speed
+
+    speed = Speed()
+    speed.seen = [1.0]  # s per megapixel-step
+    levels = [Level(256, 192, 12, 1.0, 0), Level(512, 384, 6, 1.0, 0)]
+    clock = ClipClock(speed, Settings(steps=6), levels, frames=8)
+    guess = 6 * 512 * 384 / 1e6 + 1.0  # a later frame: 6 full-size steps plus the flow
+    assert clock.eta(0) is None and clock.eta(0, first_left=10.0) == pytest.approx(10 + 7 * guess)
+    clock.frame_done(0, 30.0)  # the first frame ran every level: it calibrates the speed, no more
+    work = (12 * 256 * 192 + 6 * 512 * 384) / 1e6
+    per_unit = (1.0 + (30.0 - 2.0) / work) / 2  # the median of the two timings
+    assert clock.eta(1) == pytest.approx(7 * (6 * 512 * 384 / 1e6 * per_unit + 1.0))
+    clock.frame_done(1, 4.0)
+    clock.frame_done(2, 6.0)
+    assert clock.eta(3) == pytest.approx(5 * 5.0)

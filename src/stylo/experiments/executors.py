@@ -70,9 +70,16 @@ def process_pool(workers: int, gpus: int = 0) -> Callable[[Fn, list[CellTask], O
             for i in range(workers):
                 ids.put(i % gpus)
             init = {"initializer": _pin_gpu, "initargs": (ids,)}
-        with ProcessPoolExecutor(workers, mp_context=ctx, **init) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, **init)
+        try:
             for future in as_completed([pool.submit(fn, t) for t in tasks]):
                 on_result(future.result())
+        except BaseException:  # Ctrl-C, SIGTERM, a broken worker: stop the cells under way, start no more
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
 
     return run
 

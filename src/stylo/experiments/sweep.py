@@ -11,6 +11,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -19,11 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from stylo import __version__
-from stylo.config import FIELDS, Settings, from_mapping, parse_text
+from stylo.config import FIELDS, Settings, clipped, from_mapping, parse_text
 from stylo.errors import StyloError
+from stylo.files import open_regular, read_bounded, shown
 from stylo.image import atomic_write
 
 RATIO = "ratio"  # pseudo-setting: α/β, sets style_weight = content_weight / ratio
+MAX_RECORD_BYTES = 10_000_000  # a cell's JSON record (a failed one holds a traceback)
+MAX_CELLS = 1000  # cells of one sweep's grid: at the default settings about 11 hours on a 2-core CPU
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,14 @@ def coerce(name: str, raw: str) -> Any:
     """A value for setting ``name`` from its text, through the same typed parser as the CLI's flags."""
     if name == RATIO:
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
-            raise StyloError(f"bad value {raw!r} for ratio in --vary") from None
+            raise StyloError(f"bad value {clipped(raw)} for ratio in --vary") from None
+        if not (0 < value < math.inf):
+            raise StyloError(f"ratio (α/β) must be a number > 0, got {clipped(raw)}")
+        return value
     if name not in FIELDS:
-        raise StyloError(f"unknown setting {name!r} in --vary")
+        raise StyloError(f"unknown setting {clipped(name)} in --vary")
     return parse_text(name, raw)
 
 
@@ -67,25 +74,55 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
         name, sep, values = item.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or not values:
-            raise StyloError(f"--vary takes NAME=V1,V2,..., got {item!r}")
+            raise StyloError(f"--vary takes NAME=V1,V2,..., got {clipped(item)}")
         out[name] = [coerce(name, v.strip()) for v in values.split(",")]
     return out
 
 
 def file_digest(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    """The SHA-256 prefix of a regular file's bytes, read in blocks (a FIFO or a device is refused)."""
+    digest = hashlib.sha256()
+    with open_regular(path, "input") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
-def cell_key(settings: dict[str, Any], content: str, styles: Sequence[str]) -> str:
-    blob = json.dumps({"settings": settings, "content": file_digest(content),
-                       "styles": [file_digest(s) for s in styles]}, sort_keys=True)
+def cell_key(settings: dict[str, Any], content: str, styles: Sequence[str],
+             digests: dict[str, str] | None = None) -> str:
+    """A cell's key: its settings and its input files' digests (``digests`` caches them by path)."""
+    cache = {} if digests is None else digests
+
+    def digest(path: str) -> str:
+        if path not in cache:
+            cache[path] = file_digest(path)
+        return cache[path]
+
+    blob = json.dumps({"settings": settings, "content": digest(content), "styles": [digest(s) for s in styles]},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def grid_size(vary: dict[str, list[Any]]) -> int:
+    return math.prod(len(values) for values in vary.values())
+
+
+def check_grid(vary: dict[str, list[Any]]) -> None:
+    """Refuse a grid of more than ``MAX_CELLS`` cells before building any of it."""
+    count = grid_size(vary)
+    if count > MAX_CELLS:
+        sizes = " × ".join(str(len(values)) for values in vary.values())
+        raise StyloError(f"the sweep has {count} cells ({sizes} values); at most {MAX_CELLS}: vary fewer values "
+                         "or split it into several sweeps")
+
+
 def expand(base: Settings, vary: dict[str, list[Any]], pairs: Sequence[tuple[str, Sequence[str]]]) -> list[Cell]:
-    """One cell per (content, styles) pair × combination of varied values. Invalid combinations are errors."""
+    """One cell per (content, styles) pair × combination of varied values. Invalid combinations are errors, and
+    so is a grid of more than ``MAX_CELLS`` cells; each input file is hashed once."""
+    check_grid(vary)
     names = list(vary)
     cells = []
+    digests: dict[str, str] = {}
     for content, styles in pairs:
         for combo in itertools.product(*(vary[n] for n in names)) if names else [()]:
             changes = dict(zip(names, combo))
@@ -97,7 +134,7 @@ def expand(base: Settings, vary: dict[str, list[Any]], pairs: Sequence[tuple[str
                 settings = settings.replace(seed=0)  # cells must be comparable and repeatable
             d = settings.to_dict()
             cells.append(Cell(tuple(changes.items()), d, str(content), tuple(map(str, styles)),
-                              cell_key(d, str(content), styles)))
+                              cell_key(d, str(content), [str(p) for p in styles], digests)))
     return cells
 
 
@@ -130,7 +167,7 @@ def run_cell(task: CellTask) -> dict[str, Any]:
         try:
             job = Job(Path(cell.content), tuple(map(Path, cell.styles)), image_path, from_mapping(cell.settings))
             done = render(job, evaluate=True)
-            record.update(status="ok", image=str(image_path.relative_to(out)), loss=done.result.loss,
+            record.update(status="ok", image=image_path.relative_to(out).as_posix(), loss=done.result.loss,
                           steps=done.result.steps, device=done.result.device, precision=done.result.precision,
                           metrics=done.metrics)
         except StyloError as exc:
@@ -153,22 +190,47 @@ def finished(out: Path, cell: Cell) -> dict[str, Any] | None:
     """The record of a cell that already ran successfully, or None."""
     path = out / "cells" / f"{cell.key}.json"
     try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        record = json.loads(read_bounded(path, "cell record", MAX_RECORD_BYTES))
+    except (StyloError, ValueError, RecursionError):  # missing, not a regular file, too large, not JSON
         return None
-    return record if record.get("status") == "ok" and (out / record.get("image", "-")).is_file() else None
+    if not isinstance(record, dict):
+        return None
+    image = f"cells/{cell.key}.png"  # a record naming any other file is not this cell's
+    ok = record.get("status") == "ok" and record.get("key") == cell.key and record.get("image") == image
+    return record if ok and (out / image).is_file() else None
 
 
 Executor = Callable[[Callable[[CellTask], dict[str, Any]], list[CellTask], Callable[[dict[str, Any]], None]], None]
+
+
+RESULTS = ("results.json", "results.csv")
+
+
+def planned_outputs(out: Path, cells: Sequence[Cell]) -> list[Path]:
+    """Every file :func:`run_sweep` may write under ``out``."""
+    return [*(out / name for name in RESULTS),
+            *(out / "cells" / f"{cell.key}{ext}" for cell in cells for ext in (".png", ".json"))]
+
+
+def prepare_out(out: Path) -> None:
+    """Create the output folder (and its ``cells``), or a one-line error before any compute."""
+    for folder in (out, out / "cells"):
+        if folder.exists() and not folder.is_dir():
+            raise StyloError(f"output {shown(folder)} exists and is not a folder; choose another -o")
+    try:
+        (out / "cells").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StyloError(f"cannot write output to {shown(out)}: {exc.strerror or exc}") from None
 
 
 def run_sweep(cells: list[Cell], out: Path, executor: Executor, threads: int = 0,
               on_record: Callable[[dict[str, Any], bool], None] | None = None) -> list[dict[str, Any]]:
     """Run the cells not yet finished under ``out``; write results.csv/json; return the records in cell order.
 
-    ``on_record(record, reused)`` is called once per cell (reused: finished in an earlier run).
+    ``on_record(record, reused)`` is called once per cell (reused: finished in an earlier run), as it finishes.
+    Interrupted (Ctrl-C, SIGTERM: KeyboardInterrupt), the results of the cells finished so far are still written.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out)
     records: dict[str, dict[str, Any]] = {}
     todo: dict[str, CellTask] = {}  # by key: identical cells (e.g. the same photo twice in a batch) run once
     for cell in cells:
@@ -185,10 +247,12 @@ def run_sweep(cells: list[Cell], out: Path, executor: Executor, threads: int = 0
         if on_record:
             on_record(record, False)
 
-    if todo:
-        executor(run_cell, list(todo.values()), collect)
-    ordered = [records[c.key] for c in cells if c.key in records]
-    write_results(out, ordered)
+    try:
+        if todo:
+            executor(run_cell, list(todo.values()), collect)
+    finally:
+        ordered = [records[c.key] for c in cells if c.key in records]
+        write_results(out, ordered)
     return ordered
 
 

@@ -1,20 +1,33 @@
-"""Clips in and out: a video file (PyAV: any container FFmpeg reads; H.264 out, with the audio copied) or a
-folder of frames (PNG/JPEG, in name order)."""
+"""Clips in and out: a video file (PyAV: any container FFmpeg reads) or a folder of frames (PNG/JPEG, in name
+order); out, H.264 (.mp4, .m4v, .mov, .mkv), VP9 (.webm) or a GIF, with the audio copied.
+
+A clip is held in memory as RGB frames, so its size is checked from the container's header before any frame is
+decoded (:func:`probe_clip`) and again on every decoded frame (a header can lie): each frame at most the image
+decoder's :data:`~stylo.image.MAX_PIXELS`, the whole clip at most :data:`MAX_CLIP_PIXELS`. Only regular files
+are opened: a FIFO or a device is refused instead of blocking. A video is written to a temporary file beside the
+output and renamed over it, so a failed write (a full disk) leaves the old file as it was.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from PIL import Image
 
-from stylo.errors import StyloError
-from stylo.image import IMAGE_SUFFIXES, open_image
+from stylo.errors import RunError, StyloError
+from stylo.files import regular_file, shown
+from stylo.image import IMAGE_SUFFIXES, MAX_PIXELS, atomic_write, decode_image
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif"}
 DEFAULT_FPS = Fraction(24)
+MIN_FPS, MAX_FPS = Fraction(1, 1000), Fraction(240)
+MAX_FRAMES = 10_000
+MAX_CLIP_PIXELS = 1_000_000_000  # frames × pixels held in memory at once: 3 GB as RGB
 
 
 @dataclass
@@ -25,73 +38,317 @@ class Clip:
     has_audio: bool = False
 
 
+@dataclass(frozen=True)
+class ClipInfo:
+    """What a video file's header says, before any frame is decoded."""
+
+    width: int
+    height: int
+    frames: int | None  # the stream's frame count; None where the container does not record it
+    fps: Fraction  # DEFAULT_FPS where the header has none or one outside [MIN_FPS, MAX_FPS]
+    has_audio: bool
+
+
 def is_video_file(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def read_clip(path: Path | str, first: int = 0, last: int | None = None, max_frames: int = 10_000) -> Clip:
-    """Frames ``first`` to ``last`` (exclusive) of a video file or a folder of frames, as RGB images."""
+def parse_fps(text: str) -> Fraction:
+    """A frame rate such as ``24``, ``29.97`` or ``30000/1001``: a positive rational in [MIN_FPS, MAX_FPS]."""
+    try:
+        fps = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise StyloError(f"fps must be a number such as 24, 29.97 or 30000/1001, got {text!r}") from None
+    if not MIN_FPS <= fps <= MAX_FPS:
+        raise StyloError(f"fps must be between {MIN_FPS} and {MAX_FPS} frames per second, got {text!r}")
+    return fps.limit_denominator(1001) if fps.denominator > 1001 else fps
+
+
+def _too_large(name: str, width: int, height: int, max_pixels: int) -> StyloError:
+    return StyloError(f"the frames of {name} are too large to decode safely: {width}x{height} px "
+                      f"(limit {max_pixels // 1_000_000} megapixels)")
+
+
+def _too_long(name: str, frames: int, width: int, height: int, max_total: int) -> StyloError:
+    return StyloError(f"{name} is too large to hold in memory: {frames} frames of {width}x{height} px exceed "
+                      f"{max_total // 1_000_000} megapixels in all; stylize a part of it (--frames A:B)")
+
+
+def _checked_file(path: Path, name: str) -> None:
+    """A regular file, or a one-line error that names the clip as ``name``."""
+    try:
+        regular_file(path, "video")
+    except StyloError as exc:
+        raise StyloError(str(exc).replace(shown(path), name)) from None
+
+
+def _header(container: Any, name: str, first: int, last: int | None, max_frames: int, max_pixels: int,
+            max_total: int) -> ClipInfo:
+    if not container.streams.video:
+        raise StyloError(f"{name} has no video stream")
+    stream = container.streams.video[0]
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > max_pixels:
+        raise _too_large(name, width, height, max_pixels)
+    count = int(stream.frames or 0) or None
+    if count is not None:
+        wanted = min(max(0, min(count, last if last is not None else count) - first), max_frames)
+        if wanted * width * height > max_total:
+            raise _too_long(name, wanted, width, height, max_total)
+    rate = Fraction(stream.average_rate) if stream.average_rate else DEFAULT_FPS
+    fps = rate if MIN_FPS <= rate <= MAX_FPS else DEFAULT_FPS
+    return ClipInfo(width, height, count, fps, bool(container.streams.audio))
+
+
+def probe_clip(path: Path | str, name: str | None = None, max_pixels: int = MAX_PIXELS,
+               max_total_pixels: int = MAX_CLIP_PIXELS, max_frames: int = MAX_FRAMES) -> ClipInfo:
+    """The size, frame count and rate of the video file at ``path`` from its header, decoding no frame; a one-line
+    :class:`StyloError` when it is not a regular file, not a video, or its frames (at most ``max_frames`` of them)
+    would exceed ``max_pixels`` each or ``max_total_pixels`` in all. Messages call the clip ``name`` (default: its
+    path), so a server can name an upload by its own name rather than by its temporary file."""
+    import av
+
     path = Path(path)
-    if not path.exists():
-        raise StyloError(f"video not found: {path}")
+    name = shown(name) if name is not None else shown(path)
+    _checked_file(path, name)
+    try:
+        with av.open(str(path)) as container:
+            return _header(container, name, 0, None, max_frames, max_pixels, max_total_pixels)
+    except av.error.FFmpegError as exc:
+        raise StyloError(f"cannot read video {name}: {exc.strerror or type(exc).__name__}") from None
+
+
+def read_clip(path: Path | str, first: int = 0, last: int | None = None, max_frames: int = MAX_FRAMES,
+              name: str | None = None, max_pixels: int = MAX_PIXELS,
+              max_total_pixels: int = MAX_CLIP_PIXELS) -> Clip:
+    """Frames ``first`` to ``last`` (exclusive, at most ``max_frames``) of a video file or a folder of frames, as
+    RGB images; sizes checked as :func:`probe_clip` does, before decoding and on every frame decoded."""
+    path = Path(path)
+    name = shown(name) if name is not None else shown(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[first:last]
-        if not files:
-            raise StyloError(f"no frames (.png, .jpg, ...) in {path}")
-        return Clip([open_image(p, "frame") for p in files[:max_frames]], DEFAULT_FPS, path)
+        return _read_folder(path, first, last, max_frames, max_pixels, max_total_pixels)
+    _checked_file(path, name)
     import av
 
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise StyloError(f"{path} has no video stream")
-            stream = container.streams.video[0]
-            fps = Fraction(stream.average_rate or DEFAULT_FPS)
-            frames = []
-            for i, frame in enumerate(container.decode(stream)):
-                if last is not None and i >= last:
-                    break
-                if i >= first:
-                    frames.append(frame.to_image().convert("RGB"))
-                if len(frames) >= max_frames:
-                    break
-            has_audio = bool(container.streams.audio)
+            info = _header(container, name, first, last, max_frames, max_pixels, max_total_pixels)
+            frames = _decode(container, name, first, last, max_frames, max_pixels, max_total_pixels)
+    except StyloError:
+        raise
     except av.error.FFmpegError as exc:
-        raise StyloError(f"cannot read video {path}: {exc}") from None
+        raise StyloError(f"cannot read video {name}: {exc.strerror or type(exc).__name__}") from None
+    except Exception as exc:  # noqa: BLE001 - a decoder fed hostile bytes may raise anything
+        raise StyloError(f"cannot read video {name}: {type(exc).__name__}") from None
     if not frames:
-        raise StyloError(f"no frames in {path} for the range {first}:{'' if last is None else last}")
-    return Clip(frames, fps, path, has_audio)
+        raise StyloError(f"no frames in {name} for the range {first}:{'' if last is None else last}")
+    return Clip(frames, info.fps, path, info.has_audio)
+
+
+def _decode(container: Any, name: str, first: int, last: int | None, max_frames: int, max_pixels: int,
+            max_total: int) -> list[Image.Image]:
+    """Decode frames ``first`` to ``last``, stopping at the first frame that breaks a bound (headers can lie)."""
+    frames: list[Image.Image] = []
+    total = 0
+    for i, frame in enumerate(container.decode(container.streams.video[0])):
+        if (last is not None and i >= last) or len(frames) >= max_frames:
+            break
+        if frame.width * frame.height > max_pixels:
+            raise _too_large(name, frame.width, frame.height, max_pixels)
+        if i < first:
+            continue
+        total += frame.width * frame.height
+        if total > max_total:
+            raise _too_long(name, len(frames) + 1, frame.width, frame.height, max_total)
+        frames.append(frame.to_image().convert("RGB"))
+    return frames
+
+
+def _read_folder(path: Path, first: int, last: int | None, max_frames: int, max_pixels: int,
+                 max_total: int) -> Clip:
+    try:
+        names = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    except OSError as exc:
+        raise StyloError(f"cannot list the frames in {shown(path)}: {exc.strerror or exc}") from None
+    files = names[first:last][:max_frames]
+    if not files:
+        raise StyloError(f"no frames (.png, .jpg, ...) in {shown(path)}")
+    frames: list[Image.Image] = []
+    total = 0
+    for p in files:
+        regular_file(p, "frame")
+        frames.append(decode_image(p, "frame", suffix=f": {shown(p)}", max_pixels=max_pixels))
+        total += frames[-1].width * frames[-1].height
+        if total > max_total:
+            raise _too_long(shown(path), len(frames), *frames[-1].size, max_total)
+    return Clip(frames, DEFAULT_FPS, path)
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """How a video file is written: FFmpeg's muxer and encoder (none for a GIF: Pillow writes it)."""
+
+    muxer: str
+    codec: str  # "" for a GIF
+    audio_codec: str | None  # encodes audio the container cannot take as it is; None: the format has no audio
+    options: dict[str, str] = field(default_factory=dict)
+    max_fps: Fraction = MAX_FPS
+
+
+H264 = {"crf": "18"}
+OUTPUT_FORMATS = {
+    ".mp4": OutputFormat("mp4", "libx264", "aac", H264),
+    ".m4v": OutputFormat("ipod", "libx264", "aac", H264),
+    ".mov": OutputFormat("mov", "libx264", "aac", H264),
+    ".mkv": OutputFormat("matroska", "libx264", "aac", H264),
+    ".webm": OutputFormat("webm", "libvpx-vp9", "libopus", {"crf": "31", "b": "0", "deadline": "good",
+                                                            "cpu-used": "4", "row-mt": "1"}),
+    ".gif": OutputFormat("gif", "", None, max_fps=Fraction(50)),  # GIF delays are whole 1/100 s; ≥ 2 plays
+}
+
+
+def output_format(path: Path, fps: Fraction | None = None) -> OutputFormat:
+    """How ``path`` will be written, checked before any compute: a known container, its encoder available in
+    this PyAV, ``fps`` within what the format can play."""
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise StyloError(f"cannot write {path.suffix or 'extension-less'} videos: write "
+                         f"{', '.join(OUTPUT_FORMATS)}, or give a folder for the frames")
+    if fmt.codec:
+        import av
+
+        missing = [c for c in (fmt.codec, fmt.audio_codec) if c and c not in av.codecs_available]
+        if missing:
+            raise StyloError(f"this PyAV has no {missing[0]} encoder to write {path.suffix} videos; write .mp4")
+    if fps is not None and fps > fmt.max_fps:
+        raise StyloError(f"a {path.suffix} video plays at most {fmt.max_fps} frames per second, got {fps}")
+    return fmt
 
 
 def even_size(size: tuple[int, int]) -> tuple[int, int]:
-    """H.264 in yuv420p needs even sides."""
+    """H.264 and VP9 in yuv420p need even sides."""
     return size[0] - size[0] % 2, size[1] - size[1] % 2
 
 
 def write_video(frames: Iterable[Image.Image], path: Path, fps: Fraction, audio_from: Path | None = None) -> None:
-    """Encode ``frames`` as H.264 (yuv420p) at ``fps``; copy the audio of ``audio_from`` if it has any."""
+    """Encode ``frames`` at ``fps`` in the format that ``path``'s suffix names (:data:`OUTPUT_FORMATS`), with the
+    audio of ``audio_from`` if it has any, atomically: a failure leaves an existing ``path`` as it was and raises
+    a one-line :class:`RunError`."""
     import av
 
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
+    fmt = output_format(path, fps)
+
+    def write(fh: BinaryIO) -> None:
+        if fmt.codec:
+            checked = _CheckedWrites(fh)
+            try:
+                _encode(checked, fmt, iter(frames), fps, audio_from)
+            except av.error.FFmpegError:
+                if checked.error is not None:  # PyAV reports it as "Error in PyAV callback"
+                    raise checked.error from None
+                raise
+            if checked.error is not None:  # never to be ignored: the file would be broken
+                raise checked.error
+        else:
+            _write_gif(fh, iter(frames), fps)
+        fh.flush()
+        os.fsync(fh.fileno())  # a full disk may only say so here
+
+    try:
+        atomic_write(path, write)
+    except (OSError, av.error.FFmpegError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise RunError(f"cannot write the video {shown(path)}: {reason}") from None
+
+
+class _CheckedWrites:
+    """A file for FFmpeg's writes that remembers the first one that failed (FFmpeg itself only logs it)."""
+
+    def __init__(self, fh: BinaryIO):
+        self.fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
+def _write_gif(fh: BinaryIO, frames: Iterator[Image.Image], fps: Fraction) -> None:
+    first = next(frames, None)
+    if first is None:
+        raise RunError("no frames to write")
+    rest = (img.convert("RGB") for img in frames)
+    first.convert("RGB").save(fh, format="GIF", save_all=True, append_images=rest, loop=0,
+                              duration=max(20, round(1000 / fps)))
+
+
+def _encode(fh: Any, fmt: OutputFormat, frames: Iterator[Image.Image], fps: Fraction,
+            audio_from: Path | None) -> None:
+    import av
+
+    first = next(frames, None)
+    if first is None:
+        raise RunError("no frames to write")
+    with av.open(fh, "w", format=fmt.muxer) as out:
+        stream: Any = out.add_stream(fmt.codec, rate=fps)
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18"}
+        stream.width, stream.height = even_size(first.size)
+        stream.options = dict(fmt.options)
         source = av.open(str(audio_from)) if audio_from is not None and is_video_file(audio_from) else None
-        audio_in = source.streams.audio[0] if source is not None and source.streams.audio else None
-        audio_out = out.add_stream_from_template(audio_in) if audio_in is not None else None
-        for i, img in enumerate(frames):
-            if i == 0:
-                stream.width, stream.height = even_size(img.size)
-            frame = av.VideoFrame.from_image(img.convert("RGB").crop((0, 0, stream.width, stream.height)))
-            for packet in stream.encode(frame):
+        try:
+            audio = _add_audio(out, source, fmt)
+            box = (0, 0, stream.width, stream.height)
+            for img in _chain(first, frames):
+                for packet in stream.encode(av.VideoFrame.from_image(img.convert("RGB").crop(box))):
+                    out.mux(packet)
+            for packet in stream.encode():
                 out.mux(packet)
-        for packet in stream.encode():
+            if source is not None and audio is not None:
+                _mux_audio(out, source, *audio)
+        finally:
+            if source is not None:
+                source.close()
+
+
+def _chain(first: Image.Image, rest: Iterator[Image.Image]) -> Iterator[Image.Image]:
+    yield first
+    yield from rest
+
+
+def _add_audio(out: Any, source: Any, fmt: OutputFormat) -> tuple[Any, Any, bool] | None:
+    """The source's audio stream, the output's, and whether its packets are copied (else re-encoded)."""
+    if source is None or not source.streams.audio or fmt.audio_codec is None:
+        return None
+    audio_in = source.streams.audio[0]
+    if audio_in.codec_context.name in out.supported_codecs:
+        return audio_in, out.add_stream_from_template(audio_in), True
+    rate = 48000 if fmt.audio_codec == "libopus" else audio_in.rate
+    return audio_in, out.add_stream(fmt.audio_codec, rate=rate), False
+
+
+def _mux_audio(out: Any, source: Any, audio_in: Any, audio_out: Any, copy: bool) -> None:
+    if copy:
+        for packet in source.demux(audio_in):
+            if packet.dts is None:
+                continue
+            packet.stream = audio_out
             out.mux(packet)
-        if audio_in is not None and audio_out is not None and source is not None:
-            for packet in source.demux(audio_in):
-                if packet.dts is None:
-                    continue
-                packet.stream = audio_out
-                out.mux(packet)
-        if source is not None:
-            source.close()
+        return
+    for frame in source.decode(audio_in):
+        frame.pts = None
+        for packet in audio_out.encode(frame):
+            out.mux(packet)
+    for packet in audio_out.encode(None):
+        out.mux(packet)

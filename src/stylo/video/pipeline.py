@@ -2,24 +2,37 @@
 from the previous result warped by optical flow and held to it by the temporal loss (Ruder et al. 2016).
 
 Every finished frame is saved as ``NNNNN.png`` in the frames folder at once (atomically): a run that was
-killed starts again at the first missing frame, from the frame before it, and gets the same result.
+killed starts again at the first missing frame, from the frame before it, and gets the same result. The folder
+is keyed like a checkpoint (:func:`frames_key`, recorded in :data:`MANIFEST`): its frames are reused only by a
+run with the same clip, styles and settings; a folder that holds another run's frames is refused, never cleared.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
+from stylo import __version__
+from stylo.checkpoint import run_key
 from stylo.config import Settings
-from stylo.image import save_png
+from stylo.errors import StyloError
+from stylo.files import read_bounded, shown
+from stylo.image import atomic_write, save_png
 from stylo.optimize import Result, stylize_result
 from stylo.video.flow import warp_previous
 
 LATER_FRAME_SCALES = 1  # later frames: a short run at the full size, from the warped previous result
+MANIFEST = "stylo-frames.json"  # the frames folder's key
+FRAME_NAME = re.compile(r"\d{5}\.png")
+UNKEYED = ("max_memory", "tile")  # settings that change how a frame is computed, not its pixels
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,50 @@ def frame_path(folder: Path, index: int) -> Path:
     return folder / f"{index:05d}.png"
 
 
+def frames_key(frames: Sequence[Image.Image], styles: Sequence[Image.Image], settings: Settings,
+               extra: Mapping[str, Any] | None = None) -> str:
+    """What the frames of a folder depend on: the settings (the seed fixed as :func:`stylize_frames` fixes it),
+    the styles' and the frames' pixels, ``extra`` (the frame range, the chunking) and stylo's version."""
+    s = settings if settings.seed is not None else settings.replace(seed=0)
+    s = s.replace(**{name: None for name in UNKEYED})
+    parts = {"run": run_key(s, [*styles, *frames]), "frames": len(frames), "version": __version__,
+             "extra": dict(extra or {})}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def check_folder(folder: Path, key: str) -> bool:
+    """Whether ``folder`` is the frames folder of the run ``key`` (True: resume it) or holds no frames (False:
+    free to take); a one-line error, before any compute, when it holds frames of another run or frames with no
+    key. A stale key with no frames beside it (a run stopped before its first frame) is no data to keep."""
+    manifest = folder / MANIFEST
+    try:
+        recorded = json.loads(read_bounded(manifest, "frames manifest")).get("key") if manifest.exists() else None
+        has_frames = folder.is_dir() and any(FRAME_NAME.fullmatch(p.name) for p in
+                                             (*folder.iterdir(), *folder.glob("chunks/*/*.png")))
+    except (OSError, StyloError, ValueError, AttributeError):
+        raise StyloError(f"cannot read the frames folder {shown(folder)}: delete it or choose another output"
+                         ) from None
+    if recorded == key:
+        return True
+    if has_frames:
+        raise StyloError(f"the frames folder {shown(folder)} holds frames of another run (another clip, style or "
+                         "settings); delete it or choose another output")
+    return False
+
+
+def claim_folder(folder: Path, key: str) -> None:
+    """Make ``folder`` the frames folder of the run ``key``, as :func:`check_folder` allows: its key is written
+    (atomically) before its first frame."""
+    if check_folder(folder, key):
+        return
+    text = json.dumps({"key": key, "stylo": __version__}) + "\n"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / MANIFEST, lambda fh: fh.write(text.encode()))
+    except OSError as exc:
+        raise StyloError(f"cannot write frames to {shown(folder)}: {exc.strerror or exc}") from None
+
+
 def later_settings(s: Settings) -> Settings:
     """The settings of every frame after the first: full size only (its start is the warped frame)."""
     return s.replace(scales=LATER_FRAME_SCALES)
@@ -45,10 +102,12 @@ def later_settings(s: Settings) -> Settings:
 
 def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[Image.Image], settings: Settings, folder: Path,
                    on_frame: Callable[[FrameDone], object] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> list[Path]:
-    """Stylize ``frames`` into ``folder`` (resuming what is there); returns the frame files written so far.
+                   should_stop: Callable[[], bool] | None = None, key: str | None = None) -> list[Path]:
+    """Stylize ``frames`` into ``folder`` (resuming what is there if it was made by the same run: ``key``, by
+    default :func:`frames_key` of these frames, styles and settings); returns the frame files written so far.
     The seed is fixed across frames, so a resumed run repeats an uninterrupted one."""
-    folder.mkdir(parents=True, exist_ok=True)
+    key = key or frames_key(frames, styles, settings)
+    claimed = check_folder(folder, key)  # the key is written with the first frame: a refusal leaves nothing
     s = settings if settings.seed is not None else settings.replace(seed=0)
     written: list[Path] = []
     previous: Image.Image | None = None
@@ -67,6 +126,9 @@ def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[Image.Image],
         result = stylize_frame(frame, frames[i - 1] if i else None, previous, styles, s, should_stop)
         if result.interrupted:
             break
+        if not claimed:
+            claim_folder(folder, key)
+            claimed = True
         save_png(result.image, path)
         written.append(path)
         previous = result.image

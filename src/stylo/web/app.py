@@ -25,8 +25,10 @@ from stylo.web import security
 from stylo.web.db import RunStore
 from stylo.web.events import Events
 from stylo.web.jobs import JobQueue
+from stylo.web.plan import Speed
 from stylo.web.routes import clips, events, pages, runs, uploads
 from stylo.web.state import Limits, error
+from stylo.web.words import in_page_words
 
 log = logging.getLogger("stylo.studio")
 
@@ -35,7 +37,10 @@ def allowed_hosts(host: str | None, token: str | None) -> frozenset[str] | None:
     """Loopback names, plus the address the server listens on; with a token, any host (the token guards)."""
     if token is not None:
         return None
-    extra = {security.host_name(host.encode())} if host and host not in ("0.0.0.0", "::") else set()
+    extra: set[str] = set()
+    if host and host not in ("0.0.0.0", "::"):
+        name = security.host_name(f"[{host}]".encode() if ":" in host else host.encode())
+        extra = {name} if name else set()
     return security.LOOPBACK_HOSTS | extra
 
 
@@ -47,7 +52,8 @@ def create_app(data_dir: Path, token: str | None = None, workers: int = 1, host:
     store = RunStore(data_dir / "studio.sqlite3")
     store.mark_interrupted()
     bus = Events()
-    jobs = JobQueue(store, data_dir, bus, workers)
+    speed = Speed()
+    jobs = JobQueue(store, data_dir, bus, workers, speed)
     limits = limits or Limits()
 
     @asynccontextmanager
@@ -58,11 +64,11 @@ def create_app(data_dir: Path, token: str | None = None, workers: int = 1, host:
 
     app = FastAPI(title="stylo studio", docs_url="/api/docs", openapi_url="/api/openapi.json", lifespan=lifespan)
     app.state.store, app.state.jobs, app.state.events = store, jobs, bus
-    app.state.data_dir, app.state.limits = data_dir, limits
+    app.state.data_dir, app.state.limits, app.state.speed = data_dir, limits, speed
 
     @app.exception_handler(StyloError)
     async def _bad_input(request: Request, exc: StyloError) -> JSONResponse:
-        return error(400, str(exc))
+        return error(400, in_page_words(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:

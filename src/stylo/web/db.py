@@ -54,8 +54,12 @@ class RunStore:
                 self.conn.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
 
     def create(self, run_id: str, settings: dict[str, Any], content: str, style: str, content_label: str,
-               style_label: str, clip: str | None = None) -> dict[str, Any]:
+               style_label: str, clip: str | None = None, max_active: int | None = None) -> dict[str, Any] | None:
+        """Insert a queued run; with ``max_active``, only if fewer runs than that are queued or running, the
+        count and the insert under one lock (None when the queue is full)."""
         with self.lock:
+            if max_active is not None and self._count_active() >= max_active:
+                return None
             self.conn.execute(
                 "INSERT INTO runs (id, created, status, settings, content, style, content_label, style_label, clip) "
                 "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
@@ -75,8 +79,10 @@ class RunStore:
 
     def count_active(self) -> int:
         with self.lock:
-            return int(self.conn.execute("SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')")
-                       .fetchone()[0])
+            return self._count_active()
+
+    def _count_active(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')").fetchone()[0])
 
     def position(self, run_id: str) -> dict[str, int]:
         """``{"ahead": N}``: the runs queued or running that were created before this one."""

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -92,12 +94,22 @@ class BodyLimit:
             await send_error(send, 413, message, [(b"connection", b"close")])
 
 
-def host_name(value: bytes) -> str:
-    """``b"127.0.0.1:8000"`` → ``"127.0.0.1"``; ``b"[::1]:8000"`` → ``"::1"``."""
-    text = value.decode("latin-1").strip().lower()
-    if text.startswith("["):
-        return text[1:text.find("]")] if "]" in text else text
-    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+_HOST = re.compile(r"^(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?))(?::[0-9]{1,5})?$")
+
+
+def host_name(value: bytes) -> str | None:
+    """The host of a ``Host`` header, parsed strictly: a name or IPv4 address, or an IPv6 literal in brackets,
+    then at most ``:`` and the port's digits. ``b"127.0.0.1:8000"`` → ``"127.0.0.1"``; ``b"[::1]:8000"`` →
+    ``"::1"``; anything else (``[::1].evil.com``, ``127.0.0.1:8766@evil.com``) → None."""
+    match = _HOST.match(value.decode("latin-1").lower())
+    if match is None:
+        return None
+    if match["v6"] is not None:
+        try:
+            return str(ipaddress.IPv6Address(match["v6"]))
+        except ValueError:
+            return None
+    return match["name"]
 
 
 class HostCheck:
@@ -108,9 +120,11 @@ class HostCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.allowed is not None:
-            host = host_name(header(scope, b"host"))
-            if host not in self.allowed:
-                await send_error(send, 421, f"this studio does not answer to host {host[:80]!r}")
+            raw = header(scope, b"host")
+            host = host_name(raw)
+            if host is None or host not in self.allowed:
+                shown = raw.decode("latin-1")[:80]
+                await send_error(send, 421, f"this studio does not answer to host {shown!r}")
                 return
         await self.app(scope, receive, send)
 

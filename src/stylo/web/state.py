@@ -4,6 +4,7 @@ and the limits of what a request may ask for."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,13 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def clean_label(value: Any, fallback: str, limit: int) -> str:
+    """A user-given name as plain text: control characters dropped, length capped. (The page renders labels
+    with textContent; this keeps them readable in logs and manifests too.)"""
+    text = "".join(ch for ch in str(value or "") if unicodedata.category(ch)[0] != "C").strip()
+    return text[:limit] or fallback
+
+
 @dataclass(frozen=True)
 class Limits:
     """The studio's own caps, on top of the settings' bounds (which every caller shares)."""
@@ -35,6 +43,7 @@ class Limits:
     max_memory: str | None = None  # the server's budget (``stylo serve --max-memory``)
     max_clip_bytes: int = 50 * 1024 * 1024
     max_clip_frames: int = 120
+    max_clip_pixels: int = 250_000_000  # all frames together: 120 frames of 1920×1080 (decoded one at a time)
     max_clip_size: int = 512  # px: a clip's output size (every frame is a run)
 
     @property

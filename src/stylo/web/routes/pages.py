@@ -30,6 +30,12 @@ def index() -> HTMLResponse:
     return HTMLResponse((static_dir() / "index.html").read_text(encoding="utf-8"))
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """Browsers ask for /favicon.ico whatever the page links; both get the page's SVG icon."""
+    return FileResponse(static_dir() / "favicon.svg", media_type="image/svg+xml")
+
+
 @router.get("/api/health")
 def health(request: Request) -> dict[str, Any]:
     from stylo import __version__

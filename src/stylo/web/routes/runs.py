@@ -3,62 +3,101 @@ cancel, delete, and their images (and a video run's MP4)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
-import unicodedata
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
+from PIL import Image
 
-from stylo.config import WEB_FIELDS, from_mapping
+from stylo.config import WEB_FIELDS, Settings, from_mapping
+from stylo.web.plan import Level, check_runnable, describe
 from stylo.web.routes.clips import clips_dir
-from stylo.web.state import RUN_ID, UPLOAD_NAME, Limits, error
+from stylo.web.state import RUN_ID, UPLOAD_NAME, Limits, clean_label, error
 
 router = APIRouter()
+NO_PHOTO = (4000, 3000)  # what /api/plan assumes before a photo is chosen: a 4:3 one
 
 
-def clean_label(value: Any, fallback: str, limit: int) -> str:
-    """A user-given name as plain text: control characters dropped, length capped. (The page renders labels
-    with textContent; this keeps them readable in logs and manifests too.)"""
-    text = "".join(ch for ch in str(value or "") if unicodedata.category(ch)[0] != "C").strip()
-    return text[:limit] or fallback
+@dataclass
+class Checked:
+    """A checked request for a run: its settings and the levels they make on this content."""
+
+    settings: Settings
+    levels: list[Level]
+    frames: int
+
+
+def content_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as img:  # an upload is a PNG the server wrote; only its header is read
+        return img.size
+
+
+def prepare(request: Request, body: dict[str, Any], need_inputs: bool = True) -> Checked | Response:
+    """The settings of ``body`` checked like the CLI checks them (plus the studio's caps), or the error."""
+    state = request.app.state
+    limits: Limits = state.limits
+    uploads = state.data_dir / "uploads"
+    for role in ("content", "style") if need_inputs else ():
+        name = str(body.get(role, ""))
+        if not UPLOAD_NAME.match(name) or not (uploads / name).is_file():
+            return error(400, f"{role} must be the id of an upload")
+    raw = body.get("settings") or {}
+    if not isinstance(raw, dict):
+        return error(400, "settings must be an object")
+    clip, frames = body.get("clip"), 0
+    if clip is not None:
+        if not isinstance(clip, str) or not RUN_ID.match(clip) or not (clips_dir(state.data_dir) / clip).is_dir():
+            return error(400, "clip must be the id of an uploaded clip")
+        meta = json.loads((clips_dir(state.data_dir) / clip / "clip.json").read_text())
+        frames = int(meta["frames"])
+        if "size" not in raw:  # a clip keeps its own size unless asked otherwise
+            raw = {**raw, "size": min(max(meta["width"], meta["height"]), limits.max_clip_size, limits.max_size)}
+    s = from_mapping(raw, source="the studio", allowed=WEB_FIELDS)
+    if s.size > limits.max_size:
+        return error(400, f"Size: this studio allows sizes up to {limits.max_size} px")
+    if clip is not None and s.size > min(limits.max_clip_size, limits.max_size):
+        return error(400, f"Size: this studio makes clips up to {min(limits.max_clip_size, limits.max_size)} px")
+    s = s.replace(max_memory=limits.max_memory)  # runs are tiled within the server's budget
+    if max(s.steps, s.coarse_steps) > limits.max_steps:
+        return error(400, f"Steps: this studio allows up to {limits.max_steps} steps per level")
+    name = str(body.get("content", ""))
+    size = content_size(uploads / name) if UPLOAD_NAME.match(name) and (uploads / name).is_file() else NO_PHOTO
+    return Checked(s, check_runnable(s, size), frames)
 
 
 @router.post("/api/runs", status_code=201, response_model=None)
 def create_run(request: Request, body: dict[str, Any]) -> dict[str, Any] | Response:
     state = request.app.state
     limits: Limits = state.limits
-    for role in ("content", "style"):
-        name = str(body.get(role, ""))
-        if not UPLOAD_NAME.match(name) or not (state.data_dir / "uploads" / name).is_file():
-            return error(400, f"{role} must be the id of an upload")
-    raw = body.get("settings") or {}
-    if not isinstance(raw, dict):
-        return error(400, "settings must be an object")
-    s = from_mapping(raw, source="the studio", allowed=WEB_FIELDS)
-    if s.size > limits.max_size:
-        return error(400, f"this studio allows sizes up to {limits.max_size} px")
-    clip = body.get("clip")
-    if clip is not None:
-        if not isinstance(clip, str) or not RUN_ID.match(clip) or not (clips_dir(state.data_dir) / clip).is_dir():
-            return error(400, "clip must be the id of an uploaded clip")
-        if s.size > min(limits.max_clip_size, limits.max_size):
-            return error(400, f"this studio makes clips up to {min(limits.max_clip_size, limits.max_size)} px")
-    s = s.replace(max_memory=limits.max_memory)  # runs are tiled within the server's budget
-    if max(s.steps, s.coarse_steps) > limits.max_steps:
-        return error(400, f"this studio allows up to {limits.max_steps} steps per level")
-    if state.store.count_active() >= limits.max_queued:
-        return error(429, f"{limits.max_queued} runs are already waiting; try again when one has finished")
+    checked = prepare(request, body)
+    if isinstance(checked, Response):
+        return checked
+    s = checked.settings
     if s.seed is None:
         s = s.replace(seed=secrets.randbelow(2**31))
     run_id = uuid.uuid4().hex
     labels = [clean_label(body.get(f"{role}_label"), role, limits.max_label) for role in ("content", "style")]
-    run = state.store.create(run_id, s.to_dict(), body["content"], body["style"], *labels, clip=clip)
+    run = state.store.create(run_id, s.to_dict(), body["content"], body["style"], *labels, clip=body.get("clip"),
+                             max_active=limits.max_queued)
+    if run is None:
+        return error(429, f"{limits.max_queued} runs are already waiting; try again when one has finished")
     state.jobs.submit(run_id)
     return run
+
+
+@router.post("/api/plan", response_model=None)
+def plan(request: Request, body: dict[str, Any]) -> dict[str, Any] | Response:
+    """What a run of these settings would do here, before Start: its levels and steps, time and memory."""
+    checked = prepare(request, body, need_inputs=False)
+    if isinstance(checked, Response):
+        return checked
+    return describe(checked.settings, checked.levels, request.app.state.speed.per_unit(), checked.frames)
 
 
 @router.get("/api/runs")
