@@ -1,4 +1,4 @@
-"""Rewrite the README's option table from stylo.Settings: ``python docs/options.py``."""
+"""Rewrite the option table in docs/options.md from stylo.Settings: ``python docs/options.py``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from stylo.options import replace_table
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+OPTIONS = Path(__file__).resolve().parent / "options.md"
 
 if __name__ == "__main__":
-    README.write_text(replace_table(README.read_text(encoding="utf-8")), encoding="utf-8")
+    OPTIONS.write_text(replace_table(OPTIONS.read_text(encoding="utf-8")), encoding="utf-8")

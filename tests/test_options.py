@@ -1,4 +1,4 @@
-"""The CLI's flags and the README's table come from Settings: nothing is declared twice."""
+"""The CLI's flags and the option table of docs/options.md come from Settings: nothing is declared twice."""
 
 from __future__ import annotations
 
@@ -11,9 +11,21 @@ import pytest
 
 from stylo.cli import build_parser
 from stylo.config import FIELDS, HINTS, Settings, choices, parse_text
-from stylo.options import add_setting_flags, flag, flag_message, options_table, replace_table
+from stylo.errors import StyloError
+from stylo.options import (
+    RUN_ONLY,
+    TABLE_END,
+    TABLE_START,
+    add_setting_flags,
+    flag,
+    flag_message,
+    options_table,
+    replace_table,
+    run_only_help,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+OPTIONS = ROOT / "docs" / "options.md"
 
 
 def run_parser() -> argparse.ArgumentParser:
@@ -22,11 +34,60 @@ def run_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def test_the_readme_table_is_the_generated_one() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert replace_table(readme) == readme, "run `python docs/options.py`"
+def test_the_options_table_is_the_generated_one() -> None:
+    text = OPTIONS.read_text(encoding="utf-8")
+    assert replace_table(text) == text, "run `python docs/options.py`"
+    table = text[text.index(TABLE_START) + len(TABLE_START):text.index(TABLE_END)]
+    assert table.strip() == options_table()
     for name in FIELDS:
-        assert f"`{flag(name)}" in options_table()
+        assert f"| `{flag(name)}" in table
+    for name, *_ in RUN_ONLY:
+        assert f"| `{name}" in table
+    assert "| `--checkpoint-every SECONDS` | 300 s |" in table  # the default is shown, not only in the help
+
+
+def test_a_stale_table_is_caught_and_rewritten() -> None:
+    """The check above must fail when the table falls behind Settings: a changed, a missing or an extra row."""
+    text = replace_table(OPTIONS.read_text(encoding="utf-8"))
+    row = next(line for line in text.splitlines() if line.startswith("| `--steps "))
+    stale = [text.replace(row, row.replace("optimizer steps", "steps")), text.replace(row + "\n", ""),
+             text.replace(row, row + "\n| `--gone N` | 1 | a removed flag |")]
+    for version in stale:
+        assert version != text and replace_table(version) == text
+    with pytest.raises(StyloError, match="markers"):
+        replace_table(text.replace(TABLE_END, ""))
+
+
+def test_the_readme_links_the_table_and_holds_none() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/options.md" in readme and TABLE_START not in readme and "| `--content-weight" not in readme
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a Markdown page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_relative_links_of_the_readme_and_docs_exist() -> None:
+    """Every relative link and image of README.md and docs/*.md names a file of the repository (and a heading of
+    it, where the link names one)."""
+    link = re.compile(r"\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for match in link.finditer(page.read_text(encoding="utf-8")):
+            target, _, anchor = (match.group(1) or match.group(2)).partition("#")
+            if re.match(r"[a-z]+:", target):
+                continue
+            path = page.parent / target if target else page
+            assert path.exists(), (page.name, target)
+            if anchor and path.suffix == ".md":
+                assert anchor in anchors(path), (page.name, target, anchor)
+
+
+def test_run_only_flags_show_their_defaults_in_the_help() -> None:
+    assert run_only_help("--checkpoint-every").endswith("(default: 300 s)")
+    assert "default" not in run_only_help("--quiet")
+    assert build_parser().parse_args(["run", "c.png", "s.png", "-o", "o.png"]).checkpoint_every == 300.0
 
 
 def test_every_setting_has_a_flag_with_its_choices_and_default_in_the_help() -> None:
@@ -71,7 +132,7 @@ def test_messages_show_settings_as_flags() -> None:
 
 
 def test_no_default_number_is_written_twice() -> None:
-    """The defaults live in Settings; the CLI, the README prose and the studio's page read them from there."""
+    """The defaults live in Settings; the CLI, the option table and the studio's page read them from there."""
     s = Settings()
     defaults = {"steps": s.steps, "coarse_steps": s.coarse_steps, "size": s.size}
     sources = [ROOT / "src/stylo/cli.py", ROOT / "src/stylo/options.py", ROOT / "src/stylo/web/static/index.html",

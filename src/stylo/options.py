@@ -1,4 +1,4 @@
-"""Command-line flags and the README's option table, both generated from :class:`~stylo.config.Settings`.
+"""Command-line flags and the option table of docs/options.md, both generated from :class:`~stylo.config.Settings`.
 
 Each setting ``name`` becomes ``--name-with-dashes``; its type hint gives the parsing and the choices, its
 metadata the help text, and its default the "default" column. Nothing here repeats a default or a choice.
@@ -12,28 +12,34 @@ import typing
 from dataclasses import MISSING
 from typing import Any
 
-from stylo.config import FIELDS, HINTS, choices, parse_text
+from stylo.config import FIELDS, HINTS, MACHINE_FIELDS, choices, parse_text
 from stylo.errors import StyloError
 
-# Flags of ``stylo run`` that are not settings: (flag, metavar, help).
+# Flags of ``stylo run`` that are not settings: (flag, metavar, default shown, help).
 RUN_ONLY = (
-    ("--config", "FILE.toml", "settings file (keys are the option names with `_`); flags override it"),
-    ("--config-from", "OUTPUT.png", "repeat the settings and seed recorded in a stylo PNG"),
-    ("--masks", "MASK ...", "spatial control: one mask per style (white = that style's region; pixels no mask "
-                            "covers keep the content), or one mask for one style (black = protected), or one mask "
-                            "for two styles (white = first, black = second)"),
-    ("--save-every", "N", "also write every N-th step to `OUTPUT_frames/`"),
-    ("--checkpoint-every", "SECONDS", "write a checkpoint `OUTPUT.ckpt` this often (default 300; 0: after every "
-                                      "step); it is removed when the run finishes"),
-    ("--resume", "", "continue the run whose checkpoint `OUTPUT.ckpt` is there (after a kill, a reboot, a "
-                     "Ctrl-C), with the same inputs and settings"),
-    ("--quiet", "", "no progress line"),
+    ("--config", "FILE.toml", "", "settings file (keys are the option names with `_`, at most 1 MB); flags "
+                                  "override it"),
+    ("--config-from", "OUTPUT.png", "", "repeat the artistic settings and seed recorded in a stylo PNG; it takes none "
+                                        "of " + ", ".join("--" + n.replace("_", "-") for n in MACHINE_FIELDS)
+                                        + " (a PNG made with another model or a weights file needs --model or "
+                                          "--weights)"),
+    ("--masks", "MASK ...", "", "spatial control: one mask per style (white = that style's region; pixels no mask "
+                                "covers keep the content), or one mask for one style (black = protected), or one "
+                                "mask for two styles (white = first, black = second)"),
+    ("--save-every", "N", "", "also write every N-th step to `OUTPUT_frames/`"),
+    ("--checkpoint-every", "SECONDS", "300 s", "write a checkpoint `OUTPUT.ckpt` this often (0: after every step); "
+                                               "it is removed when the run finishes"),
+    ("--resume", "", "", "continue the run whose checkpoint `OUTPUT.ckpt` is there (after a kill, a reboot, a "
+                         "Ctrl-C), with the same inputs and settings"),
+    ("--quiet", "", "", "no progress line"),
 )
 TABLE_START, TABLE_END = "<!-- options:start -->", "<!-- options:end -->"
 
 
 def run_only_help(name: str) -> str:
-    return next(help_text for flag_, _, help_text in RUN_ONLY if flag_ == name)
+    """The ``--help`` text of a flag of :data:`RUN_ONLY` (escaped for argparse), with its default where it has one."""
+    default, help_text = next((d, h) for flag_, _, d, h in RUN_ONLY if flag_ == name)
+    return (f"{help_text} (default: {default})" if default else help_text).replace("%", "%%")
 
 
 def flag(name: str) -> str:
@@ -124,7 +130,7 @@ def _cell(text: str) -> str:
 
 
 def options_table() -> str:
-    """The README's option table, in Markdown."""
+    """The option table of docs/options.md, in Markdown."""
     rows = ["| option | default | meaning |", "| --- | --- | --- |"]
     for name, f in FIELDS.items():
         allowed = choices(name)
@@ -132,12 +138,16 @@ def options_table() -> str:
         if _is_tuple(name) and not f.metadata["csv"]:
             arg += " ..."
         rows.append(f"| `{_cell(f'{flag(name)} {arg}')}` | {_cell(default_text(name))} | {_cell(f.metadata['help'])} |")
-    for name, metavar, help_text in RUN_ONLY:
-        rows.append(f"| `{_cell(f'{name} {metavar}'.strip())}` | | {_cell(help_text)} |")
+    for name, metavar, default, help_text in RUN_ONLY:
+        shown_default = f" {_cell(default)}" if default else ""
+        rows.append(f"| `{_cell(f'{name} {metavar}'.strip())}` |{shown_default} | {_cell(help_text)} |")
     return "\n".join(rows)
 
 
-def replace_table(readme: str) -> str:
-    """``readme`` with the text between the table markers replaced by :func:`options_table`."""
-    start, end = readme.index(TABLE_START) + len(TABLE_START), readme.index(TABLE_END)
-    return readme[:start] + "\n" + options_table() + "\n" + readme[end:]
+def replace_table(text: str) -> str:
+    """``text`` (docs/options.md) with what lies between the table markers replaced by :func:`options_table`; a
+    one-line :class:`StyloError` where the markers are missing."""
+    if TABLE_START not in text or TABLE_END not in text:
+        raise StyloError(f"no {TABLE_START} ... {TABLE_END} markers to put the option table between")
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    return text[:start] + "\n" + options_table() + "\n" + text[end:]
