@@ -130,8 +130,8 @@ def test_a_halo_too_narrow_breaks_the_agreement(vgg19, monkeypatch) -> None:
     """The test above can fail: with too little context the tiles' edge features are wrong (the deepest
     positions' outer context counts little: 64 px of the 80 still agree to 1e-6, 48 to 7e-6, 16 to 0.2)."""
     monkeypatch.setattr(Tiling, "for_layers", classmethod(
-        lambda cls, model, names, tile: cls(TILE, 16, 16,
-                                            {n: stride(model, n) for n in names})))
+        lambda cls, geometry, names, tile: cls(TILE, 16, 16,
+                                               {n: geometry.stride(n) for n in names})))
     untiled, tiled, x = objective_pair_unchecked(vgg19)
     _, grad0 = loss_and_grad(untiled, x)
     _, grad1 = loss_and_grad(tiled, x)

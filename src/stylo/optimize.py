@@ -42,7 +42,8 @@ from stylo.image import (
     to_pil,
     to_tensor,
 )
-from stylo.layers import deepest_layer, halo, min_side
+from stylo.layers import Geometry, deepest_layer
+from stylo.layers import geometry as named_geometry
 from stylo.objective import LossParts, Objective, compute_targets
 from stylo.steppers import PIXEL_SCALE, Stepper, make_optimizer
 
@@ -358,13 +359,15 @@ def _prepare(image: Image.Image | torch.Tensor, what: str, minimum: int) -> Imag
     return img
 
 
-def level_plans(s: Settings, sizes: Sequence[tuple[int, int]], device: torch.device) -> list[Plan]:
+def level_plans(s: Settings, sizes: Sequence[tuple[int, int]], device: torch.device,
+                geometry: Geometry | None = None) -> list[Plan]:
     """Each level's tiling and L-BFGS history within the memory budget (``max_memory``, or a share of the
     RAM, or of the GPU's memory on a GPU); a one-line error naming the size that fits if one does not."""
     total = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
     budget = budget_bytes(s.max_memory, total)
     layers = (*s.content_layers, *s.style_layers)
-    margin, grid = halo(s.model, layers), min_side(s.model, layers)
+    geometry = geometry or named_geometry(s.model)  # the backbone's; by default the named VGG's
+    margin, grid = geometry.halo(layers), geometry.min_side(layers)
     plans = [plan(w, h, budget, margin, grid, s.tile) for w, h in sizes]
     for (w, h), p in zip(sizes, plans):
         if p is None:
@@ -426,8 +429,10 @@ def stylize_result(
     if s.style_scale is not None and len(s.style_scale) != len(styles_in):
         raise StyloError(f"{len(s.style_scale)} style_scale values given for {len(styles_in)} style images",
                          settings=("style_scale",))
-    layers = (*s.content_layers, *s.style_layers)
-    minimum = min_side(s.model, layers)
+    if net is None:
+        net = backbone_for(s)
+    geometry = net.geometry
+    minimum = geometry.min_side((*s.content_layers, *s.style_layers))
     content_img = _prepare(content, "content image", minimum)
     style_imgs = [_prepare(img, "style image", minimum) for img in styles_in]
     mask_imgs = style_masks(masks, len(style_imgs))
@@ -442,9 +447,7 @@ def stylize_result(
     device = resolve_device(s.device)
     autocast = resolve_precision(s.precision, device)
     sizes = scale_sizes(final, s.scales, minimum, s.coarsest)
-    plans = level_plans(s, sizes, device)
-    if net is None:
-        net = backbone_for(s)
+    plans = level_plans(s, sizes, device, geometry)
     net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     run = _Run(s, on_step, should_stop, sizes, plans, minimum=minimum, start_image=start, temporal=temporal,
