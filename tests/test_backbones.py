@@ -142,8 +142,8 @@ def test_the_tiny_backbone_is_deterministic_small_and_named_like_vgg19() -> None
     assert set(a) == set(names) and not any(p.requires_grad for p in net.parameters())
     assert all(torch.equal(a[n], b[n]) for n in names) and not torch.equal(a["relu1_1"], c["relu1_1"])
     assert a["relu5_1"].shape == (1, 8, 3, 2) and float(a["relu5_1"].abs().sum()) > 0  # not dead
-    assert net.geometry.min_side(names) == 16 and net.geometry.halo(("relu5_1",)) == 48
-    assert sum(p.numel() for p in net.parameters()) < 10_000
+    assert net.geometry == geometry("vgg19")  # VGG19's layout: every VGG layer name, the same halo
+    assert sum(p.numel() for p in net.parameters()) < 20_000
 
 
 def test_fetch_from_url_checks_hash_and_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

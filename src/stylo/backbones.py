@@ -264,9 +264,9 @@ def shared_backbone(model: str = "vgg19", weights: str | None = None, pooling: P
     return load_backbone(model, weights, pooling, last)
 
 
-# A VGG-shaped stack of few channels with VGG19's default layer names (relu1_1…relu5_2: VGG13-shaped): for tests
-# of the objective, the tiling and the pyramid where the real weights are not the point.
-TINY_ARCHITECTURE: tuple[int | str, ...] = (4, 4, "M", 6, 6, "M", 8, 8, "M", 8, 8, "M", 8, 8, "M")
+# VGG19's layout (so every VGG layer name exists, and VGG19's geometry) with few channels: for tests of the
+# objective, the tiling and the pyramid where the real weights are not the point.
+TINY_ARCHITECTURE: tuple[int | str, ...] = (4, 4, "M", 6, 6, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M")
 
 
 def tiny_backbone(seed: int = 0, pooling: Pooling = "max") -> VGGFeatures:
