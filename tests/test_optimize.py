@@ -171,3 +171,10 @@ def test_the_progress_line_says_estimating_before_it_knows(small_images) -> None
     step = optimize.Step(1, 10, 1, 1, (8, 8), 1.0, 1.0, 1.0, 0.0, 0.1, math.nan, torch.zeros(1, 3, 8, 8))
     line(step)
     assert "estimating time left" in stream.getvalue()
+
+
+def test_steps_per_level_give_the_skipped_levels_steps_to_the_first_kept() -> None:
+    s = Settings(steps=5, coarse_steps=3, scales=3)
+    assert optimize.steps_per_level(s, 3) == [3, 3, 5]
+    assert optimize.steps_per_level(s, 2) == [3 + 3, 5]  # one level left out: its steps go to the first kept
+    assert optimize.steps_per_level(s, 1) == [5 + 3 + 3]

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from stylo import layers as layer_info
 from stylo import objective as objective_module
 from stylo import optimize
 from stylo.config import Settings

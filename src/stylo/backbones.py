@@ -279,5 +279,6 @@ def tiny_backbone(seed: int = 0, pooling: Pooling = "max") -> VGGFeatures:
             if isinstance(layer, nn.Conv2d):
                 fan_in = layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
                 layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * (2 / fan_in) ** 0.5)
+                assert layer.bias is not None
                 layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator) * 0.1)
     return net.eval().requires_grad_(False)

@@ -116,6 +116,15 @@ def scale_sizes(size: tuple[int, int], scales: int, minimum: int, coarsest: int 
     return out
 
 
+def steps_per_level(s: Settings, n_levels: int) -> list[int]:
+    """Steps of each of the ``n_levels`` levels kept (coarse to fine): ``steps`` at the full size, ``coarse_steps``
+    on each smaller level; the levels left out (smaller than ``coarsest``) hand their steps to the first level
+    kept, so a small output is not left with a few full-size steps only."""
+    steps = [s.steps if level == n_levels - 1 else s.coarse_steps for level in range(n_levels)]
+    steps[0] += s.coarse_steps * (s.scales - n_levels)
+    return steps
+
+
 def style_size_for(style: Image.Image, content_size: tuple[int, int], s: Settings, level_factor: float,
                    scale: float = 1.0, minimum: int = 1) -> tuple[int, int]:
     """The style image's size at one level: the content's area (the report's choice, aspect kept) but enlarged
@@ -240,12 +249,8 @@ class _Run:
     on_start: Callable[[Image.Image], object] | None = None  # gets the starting picture before the first step
 
     def steps_at(self, level: int) -> int:
-        """``steps`` at the full size, ``coarse_steps`` on each smaller level; the levels left out (smaller
-        than ``coarsest``) hand their steps to the first level kept, so a small output is not left with a
-        few full-size steps only."""
-        s = self.settings
-        own = s.steps if level == len(self.sizes) - 1 else s.coarse_steps
-        return own + (s.coarse_steps * (s.scales - len(self.sizes)) if level == 0 else 0)
+        """The steps of ``level`` (:func:`steps_per_level`)."""
+        return steps_per_level(self.settings, len(self.sizes))[level]
 
     @property
     def total_steps(self) -> int:

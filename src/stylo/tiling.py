@@ -2,8 +2,9 @@
 
 Every loss term of Eq. 7 is a sum over feature positions (the Gram matrix G = Σ_k f_k f_kᵀ too), so it can
 be accumulated tile by tile. A tile *owns* a rectangle of pixels and is computed with a halo of context
-around it (:meth:`stylo.layers.Geometry.halo`, the backbone's own): wide enough that the features at the positions it owns are exactly
-those of the whole image, and a multiple of the deepest layer's stride, so that tiles keep the pooling grid.
+around it (:meth:`stylo.layers.Geometry.halo`, of the backbone's own geometry): wide enough that the features at
+the positions it owns are exactly those of the whole image, and a multiple of the deepest layer's stride, so
+that tiles keep the pooling grid.
 The owned rectangles partition the image and, at every layer, its feature map. See
 :class:`stylo.objective.Objective` for the two passes (Gram sums, then the gradient) built on these tiles.
 """
