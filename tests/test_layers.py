@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from stylo.errors import StyloError
-from stylo.layers import ARCHITECTURES, deepest_layer, layer_names, layer_table, min_side
+from stylo.layers import ARCHITECTURES, deepest_layer, geometry, layer_names, layer_table, min_side
 
 
 def test_vgg19_names_follow_gatys() -> None:
@@ -35,3 +35,11 @@ def test_deepest_layer_and_min_side() -> None:
 def test_unknown_model() -> None:
     with pytest.raises(StyloError, match="unknown model 'alexnet'"):
         layer_table("alexnet")
+
+
+def test_geometry_of_a_named_model() -> None:
+    g = geometry("vgg19")
+    assert g.stride("relu3_1") == 4 and g.stride("pool5") == 32 and g.stride("conv1_1") == 1
+    assert g.reach["relu5_1"] == 70 and g.halo(("relu5_1",)) == 80  # 70 px rounded up to the 16 px grid
+    assert g.halo(("relu1_1",)) == 1 and g.deepest(("relu4_2", "relu1_1")) == "relu4_2"
+    assert g.min_side(("relu1_1", "relu5_1")) == min_side("vgg19", ("relu1_1", "relu5_1")) == 16

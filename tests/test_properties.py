@@ -74,6 +74,11 @@ def run_tiny(s: Settings, content: Image.Image, style: Image.Image) -> None:
     stylize_result(content, [style] * n, tiny(s))
 
 
+@pytest.fixture(autouse=True)
+def _tiny_network(tiny_everywhere) -> None:
+    """Every run here is on the tiny backbone: what is tested is the settings' path, not VGG19's values."""
+
+
 @pytest.fixture(scope="module")
 def pair(small_images) -> tuple[Image.Image, Image.Image]:
     return Image.open(small_images[0]).convert("RGB"), Image.open(small_images[1]).convert("RGB")

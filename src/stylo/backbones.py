@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylo.errors import StyloError
-from stylo.layers import POOL_SCALES, Pooling, layer_table
+from stylo.files import open_regular
+from stylo.layers import POOL_SCALES, Geometry, LayerInfo, Pooling, layer_table, table_of
 
 # torchvision's published ImageNet weights; the hex part of each name is its SHA-256 prefix.
 TORCHVISION_URLS = {
@@ -67,9 +68,10 @@ class VGGFeatures(nn.Module):
     Input: ``(B, 3, H, W)`` RGB in [0, 1]; :meth:`preprocess` maps it to what the weights were trained on.
     """
 
-    def __init__(self, model: str, pooling: Pooling = "max", *, caffe: bool = True, last: str | None = None):
+    def __init__(self, model: str, pooling: Pooling = "max", *, caffe: bool = True, last: str | None = None,
+                 table: Sequence[LayerInfo] | None = None):
         super().__init__()
-        table = layer_table(model)
+        table = tuple(layer_table(model) if table is None else table)
         if last is not None:
             table = table[: [info.name for info in table].index(last) + 1]
         layers: OrderedDict[str, nn.Module] = OrderedDict()
@@ -92,6 +94,7 @@ class VGGFeatures(nn.Module):
             mean, std = torch.tensor(IMAGENET_MEAN_RGB), torch.tensor(IMAGENET_STD_RGB)
         self.register_buffer("mean", mean.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", std.view(1, 3, 1, 1), persistent=False)
+        self.geometry = geometry_of(self.layers)
 
     def preprocess(self, image: torch.Tensor) -> torch.Tensor:
         """RGB in [0, 1] → the network's input convention (Caffe: BGR 0–255 minus mean)."""
@@ -110,6 +113,27 @@ class VGGFeatures(nn.Module):
                 if len(out) == len(wanted):
                     break
         return out
+
+
+def geometry_of(layers: nn.Sequential) -> Geometry:
+    """The :class:`~stylo.layers.Geometry` of a stack of named layers, read from its modules: a stride-1
+    convolution padded to keep its size adds (kernel // 2)·dilation of its input's stride to the reach; a 2×2
+    pooling of stride 2 doubles the stride; an element-wise layer changes neither."""
+    strides: dict[str, int] = {}
+    reach: dict[str, int] = {}
+    step, total = 1, 0
+    for name, layer in layers.named_children():
+        if isinstance(layer, nn.Conv2d):
+            k, pad, dil = layer.kernel_size[0], layer.padding, layer.dilation[0]
+            if layer.stride != (1, 1) or k % 2 == 0 or layer.kernel_size[1] != k or pad != ((k // 2) * dil,) * 2:
+                raise StyloError(f"layer {name}: only stride-1, odd, same-padded square convolutions are supported")
+            total += (k // 2) * dil * step
+        elif isinstance(layer, ScaledPool):
+            step *= 2
+        elif not isinstance(layer, nn.ReLU):
+            raise StyloError(f"layer {name}: {type(layer).__name__} has no known geometry")
+        strides[name], reach[name] = step, total
+    return Geometry(strides, reach)
 
 
 def activations(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], autocast: torch.dtype | None
@@ -136,10 +160,11 @@ def caffe_vgg19_path() -> Path:
 
 
 def _torch_load(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise StyloError(f"weights file not found: {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path, "weights file") as fh:
+            state = torch.load(fh, map_location="cpu", weights_only=True)
+    except StyloError:
+        raise
     except Exception as exc:  # torch raises many types for a bad file
         reason = (str(exc).splitlines() or [""])[0][:160]
         raise StyloError(f"cannot read weights file {path}: {type(exc).__name__}: {reason}") from exc
@@ -237,3 +262,23 @@ def shared_backbone(model: str = "vgg19", weights: str | None = None, pooling: P
     """:func:`load_backbone`, loaded once per process for each combination (runs, sweeps and the studio reuse
     it). Callers may move it to a device; they must not change its weights."""
     return load_backbone(model, weights, pooling, last)
+
+
+# VGG19's layout (so every VGG layer name exists, and VGG19's geometry) with few channels: for tests of the
+# objective, the tiling and the pyramid where the real weights are not the point.
+TINY_ARCHITECTURE: tuple[int | str, ...] = (4, 4, "M", 6, 6, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M")
+
+
+def tiny_backbone(seed: int = 0, pooling: Pooling = "max") -> VGGFeatures:
+    """A frozen :class:`VGGFeatures` with :data:`TINY_ARCHITECTURE` and deterministic random weights (He
+    normal, drawn from ``seed`` on the CPU): milliseconds per call at 64 px, the same on every machine."""
+    net = VGGFeatures("tiny", pooling, caffe=False, table=table_of(TINY_ARCHITECTURE))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in net.layers:
+            if isinstance(layer, nn.Conv2d):
+                fan_in = layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+                layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * (2 / fan_in) ** 0.5)
+                assert layer.bias is not None
+                layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator) * 0.1)
+    return net.eval().requires_grad_(False)

@@ -45,7 +45,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
         return torch.bfloat16
     if precision == "fp16":
         if device.type == "cpu":
-            raise StyloError("precision fp16 is for GPUs; use bf16 or fp32 on a CPU")
+            raise StyloError("precision fp16 is for GPUs; use bf16 or fp32 on a CPU", settings=("precision",))
         return torch.float16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

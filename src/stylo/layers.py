@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,13 +46,11 @@ class LayerInfo:
     downsamples: int  # poolings applied up to and including this layer
 
 
-def layer_table(model: str) -> tuple[LayerInfo, ...]:
-    """All named layers of ``model`` in forward order."""
-    if model not in ARCHITECTURES:
-        raise StyloError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+def table_of(architecture: Sequence[int | str]) -> tuple[LayerInfo, ...]:
+    """All named layers of a VGG-style stack (channels per 3×3 conv, "M" a 2×2 pooling) in forward order."""
     out: list[LayerInfo] = []
     block, conv_i, channels, pools = 1, 0, 3, 0
-    for item in ARCHITECTURES[model]:
+    for item in architecture:
         if item == "M":
             pools += 1
             out.append(LayerInfo(f"pool{block}", "pool", channels, len(out), pools))
@@ -62,6 +61,68 @@ def layer_table(model: str) -> tuple[LayerInfo, ...]:
         out.append(LayerInfo(f"conv{block}_{conv_i}", "conv", channels, len(out), pools))
         out.append(LayerInfo(f"relu{block}_{conv_i}", "relu", channels, len(out), pools))
     return tuple(out)
+
+
+def layer_table(model: str) -> tuple[LayerInfo, ...]:
+    """All named layers of ``model`` in forward order."""
+    if model not in ARCHITECTURES:
+        raise StyloError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    return table_of(ARCHITECTURES[model])
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a network's named layers sit on the image: each layer's stride (input pixels per position of its
+    feature map) and reach (pixels of context one side that its positions depend on), in forward order.
+
+    A backbone carries its own (``VGGFeatures.geometry``, computed from its modules); :func:`geometry` gives a
+    named VGG's without building it."""
+
+    strides: dict[str, int]
+    reach: dict[str, int]
+
+    @classmethod
+    def of_table(cls, table: Sequence[LayerInfo]) -> Geometry:
+        """A VGG stack's: each 3×3 convolution adds its input's stride to the reach; a 2×2 pooling doubles the
+        stride and adds nothing on the left (it stays inside a cell on the right)."""
+        strides: dict[str, int] = {}
+        reach: dict[str, int] = {}
+        total = 0
+        for info in table:
+            if info.kind == "conv":
+                total += 2 ** info.downsamples
+            strides[info.name], reach[info.name] = 2 ** info.downsamples, total
+        return cls(strides, reach)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.strides)
+
+    def deepest(self, names: Sequence[str]) -> str:
+        """The layer of ``names`` that comes last in the forward pass: the network is cut after it."""
+        order = {name: i for i, name in enumerate(self.strides)}
+        return max(names, key=lambda name: order[name])
+
+    def stride(self, name: str) -> int:
+        """Input pixels per position of layer ``name``'s feature map."""
+        return self.strides[name]
+
+    def min_side(self, names: Sequence[str]) -> int:
+        """Smallest image side (px) whose feature maps still have at least one position at every layer of
+        ``names``: the deepest one's stride, which is also the grid that tiles keep."""
+        return self.strides[self.deepest(names)]
+
+    def halo(self, names: Sequence[str]) -> int:
+        """Pixels of context each side of a tile so that its own positions at every layer of ``names`` are
+        computed exactly as in the whole image: the reach of the convolutions up to the deepest layer, rounded
+        up to its stride so that tiles keep the pooling grid."""
+        last = self.deepest(names)
+        grid = self.strides[last]
+        return -(-self.reach[last] // grid) * grid
+
+
+def geometry(model: str) -> Geometry:
+    """The :class:`Geometry` of the named VGG ``model``."""
+    return Geometry.of_table(layer_table(model))
 
 
 def channels(model: str, name: str) -> int:
@@ -88,22 +149,15 @@ def deepest_layer(model: str, names: tuple[str, ...]) -> LayerInfo:
 
 
 def min_side(model: str, names: tuple[str, ...]) -> int:
-    """Smallest image side (px) whose feature maps still have at least one position at every layer of ``names``."""
-    return 2 ** deepest_layer(model, names).downsamples
+    """Smallest image side (px) of ``model`` for the layers ``names`` (:meth:`Geometry.min_side`)."""
+    return geometry(model).min_side(names)
 
 
 def stride(model: str, name: str) -> int:
-    """Input pixels per position of layer ``name``'s feature map (2 per pooling before it)."""
-    table = {info.name: info for info in layer_table(model)}
-    return 2 ** table[name].downsamples
+    """Input pixels per position of ``model``'s layer ``name`` (:meth:`Geometry.stride`)."""
+    return geometry(model).stride(name)
 
 
 def halo(model: str, names: tuple[str, ...]) -> int:
-    """Pixels of context each side of a tile so that its own positions at every layer of ``names`` are
-    computed exactly as in the whole image: the reach of the 3×3 convolutions up to the deepest layer
-    (each adds its input's stride; the 2×2 poolings add nothing on the left and stay inside a cell on the
-    right), rounded up to the deepest layer's stride so that tiles keep the pooling grid."""
-    last = deepest_layer(model, names)
-    reach = sum(2 ** info.downsamples for info in layer_table(model)[: last.index + 1] if info.kind == "conv")
-    grid = 2 ** last.downsamples
-    return -(-reach // grid) * grid
+    """Tile context (px) of ``model`` for the layers ``names`` (:meth:`Geometry.halo`)."""
+    return geometry(model).halo(names)

@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from stylo import losses
 from stylo.backbones import VGGFeatures, activations
 from stylo.config import Settings, content_layer_weights, style_layer_weights
-from stylo.layers import stride
 from stylo.tiling import Tile, Tiling, owned_features
 
 
@@ -63,7 +62,7 @@ def _whole_features(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str]
                     tile: int | None) -> dict[str, torch.Tensor]:
     if not layers:
         return {}
-    tiling = Tiling.for_layers(net.model, layers, tile) if tile else None
+    tiling = Tiling.for_layers(net.geometry, layers, tile) if tile else None
     if tiling is None or not tiling.needed(image):
         return {k: v.float() for k, v in activations(net, image, layers, autocast).items()}
     out: dict[str, torch.Tensor] = {}
@@ -81,7 +80,7 @@ def _gram_sums(net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], aut
     features if ``augmented``), and the number of positions of each."""
     if not layers:
         return {}, {}
-    tiling = Tiling.for_layers(net.model, layers, tile) if tile else None
+    tiling = Tiling.for_layers(net.geometry, layers, tile) if tile else None
     parts = (owned_features(net, image, tiling, layers, autocast) if tiling is not None and tiling.needed(image)
              else [(None, activations(net, image, layers, autocast))])
     grams: dict[str, torch.Tensor] = {}
@@ -115,8 +114,8 @@ class Objective:
         self.blend = list(blend)
         self.autocast = autocast
         self.layers = list(dict.fromkeys([*settings.content_layers, *settings.style_layers]))
-        self.tiling = Tiling.for_layers(net.model, self.layers, tile) if tile else None
-        self.strides = {name: stride(net.model, name) for name in self.layers}
+        self.tiling = Tiling.for_layers(net.geometry, self.layers, tile) if tile else None
+        self.strides = {name: net.geometry.stride(name) for name in self.layers}
         self._layer_masks: dict[tuple[int, int, int], torch.Tensor] = {}
         self.wasserstein = settings.style_loss == "wasserstein"
         self._gaussians: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}

@@ -42,7 +42,8 @@ from stylo.image import (
     to_pil,
     to_tensor,
 )
-from stylo.layers import deepest_layer, halo, min_side
+from stylo.layers import Geometry, deepest_layer
+from stylo.layers import geometry as named_geometry
 from stylo.objective import LossParts, Objective, compute_targets
 from stylo.steppers import PIXEL_SCALE, Stepper, make_optimizer
 
@@ -113,6 +114,15 @@ def scale_sizes(size: tuple[int, int], scales: int, minimum: int, coarsest: int 
         if (w, h) not in out:
             out.append((w, h))
     return out
+
+
+def steps_per_level(s: Settings, n_levels: int) -> list[int]:
+    """Steps of each of the ``n_levels`` levels kept (coarse to fine): ``steps`` at the full size, ``coarse_steps``
+    on each smaller level; the levels left out (smaller than ``coarsest``) hand their steps to the first level
+    kept, so a small output is not left with a few full-size steps only."""
+    steps = [s.steps if level == n_levels - 1 else s.coarse_steps for level in range(n_levels)]
+    steps[0] += s.coarse_steps * (s.scales - n_levels)
+    return steps
 
 
 def style_size_for(style: Image.Image, content_size: tuple[int, int], s: Settings, level_factor: float,
@@ -239,12 +249,8 @@ class _Run:
     on_start: Callable[[Image.Image], object] | None = None  # gets the starting picture before the first step
 
     def steps_at(self, level: int) -> int:
-        """``steps`` at the full size, ``coarse_steps`` on each smaller level; the levels left out (smaller
-        than ``coarsest``) hand their steps to the first level kept, so a small output is not left with a
-        few full-size steps only."""
-        s = self.settings
-        own = s.steps if level == len(self.sizes) - 1 else s.coarse_steps
-        return own + (s.coarse_steps * (s.scales - len(self.sizes)) if level == 0 else 0)
+        """The steps of ``level`` (:func:`steps_per_level`)."""
+        return steps_per_level(self.settings, len(self.sizes))[level]
 
     @property
     def total_steps(self) -> int:
@@ -358,13 +364,15 @@ def _prepare(image: Image.Image | torch.Tensor, what: str, minimum: int) -> Imag
     return img
 
 
-def level_plans(s: Settings, sizes: Sequence[tuple[int, int]], device: torch.device) -> list[Plan]:
+def level_plans(s: Settings, sizes: Sequence[tuple[int, int]], device: torch.device,
+                geometry: Geometry | None = None) -> list[Plan]:
     """Each level's tiling and L-BFGS history within the memory budget (``max_memory``, or a share of the
     RAM, or of the GPU's memory on a GPU); a one-line error naming the size that fits if one does not."""
     total = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
     budget = budget_bytes(s.max_memory, total)
     layers = (*s.content_layers, *s.style_layers)
-    margin, grid = halo(s.model, layers), min_side(s.model, layers)
+    geometry = geometry or named_geometry(s.model)  # the backbone's; by default the named VGG's
+    margin, grid = geometry.halo(layers), geometry.min_side(layers)
     plans = [plan(w, h, budget, margin, grid, s.tile) for w, h in sizes]
     for (w, h), p in zip(sizes, plans):
         if p is None:
@@ -426,8 +434,10 @@ def stylize_result(
     if s.style_scale is not None and len(s.style_scale) != len(styles_in):
         raise StyloError(f"{len(s.style_scale)} style_scale values given for {len(styles_in)} style images",
                          settings=("style_scale",))
-    layers = (*s.content_layers, *s.style_layers)
-    minimum = min_side(s.model, layers)
+    if net is None:
+        net = backbone_for(s)
+    geometry = net.geometry
+    minimum = geometry.min_side((*s.content_layers, *s.style_layers))
     content_img = _prepare(content, "content image", minimum)
     style_imgs = [_prepare(img, "style image", minimum) for img in styles_in]
     mask_imgs = style_masks(masks, len(style_imgs))
@@ -442,9 +452,7 @@ def stylize_result(
     device = resolve_device(s.device)
     autocast = resolve_precision(s.precision, device)
     sizes = scale_sizes(final, s.scales, minimum, s.coarsest)
-    plans = level_plans(s, sizes, device)
-    if net is None:
-        net = backbone_for(s)
+    plans = level_plans(s, sizes, device, geometry)
     net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     run = _Run(s, on_step, should_stop, sizes, plans, minimum=minimum, start_image=start, temporal=temporal,

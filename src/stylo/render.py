@@ -24,7 +24,7 @@ from stylo.files import regular_file, shown
 from stylo.image import NAME_MAX, check_output_path, fit_long_side, open_image, save_png
 from stylo.layers import min_side
 from stylo.manifest import build_manifest
-from stylo.optimize import Result, Step, blend_weights, scale_sizes, stylize_result
+from stylo.optimize import Result, Step, blend_weights, scale_sizes, steps_per_level, stylize_result
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,10 @@ def check_checkpoint_path(path: Path, resume: bool) -> None:
 
 def expected_levels(content: Image.Image, s: Settings) -> list[tuple[tuple[int, int], int]]:
     """(size, steps) of each pyramid level the engine will run for ``content``: what a checkpoint must fit.
-    (The engine's own rule: ``optimize.scale_sizes`` and ``_Run.steps_at``.)"""
+    (The engine's own rule: ``optimize.scale_sizes`` and ``optimize.steps_per_level``.)"""
     final = fit_long_side(content.size, s.size)
     sizes = scale_sizes(final, s.scales, min_side(s.model, (*s.content_layers, *s.style_layers)), s.coarsest)
-    steps = [s.steps if i == len(sizes) - 1 else s.coarse_steps for i in range(len(sizes))]
-    steps[0] += s.coarse_steps * (s.scales - len(sizes))
-    return list(zip(sizes, steps))
+    return list(zip(sizes, steps_per_level(s, len(sizes))))
 
 
 def save_result(image: Image.Image, output: Path, manifest: dict[str, Any]) -> Path:

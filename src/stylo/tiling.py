@@ -2,8 +2,9 @@
 
 Every loss term of Eq. 7 is a sum over feature positions (the Gram matrix G = Σ_k f_k f_kᵀ too), so it can
 be accumulated tile by tile. A tile *owns* a rectangle of pixels and is computed with a halo of context
-around it (:func:`stylo.layers.halo`): wide enough that the features at the positions it owns are exactly
-those of the whole image, and a multiple of the deepest layer's stride, so that tiles keep the pooling grid.
+around it (:meth:`stylo.layers.Geometry.halo`, of the backbone's own geometry): wide enough that the features at
+the positions it owns are exactly those of the whole image, and a multiple of the deepest layer's stride, so
+that tiles keep the pooling grid.
 The owned rectangles partition the image and, at every layer, its feature map. See
 :class:`stylo.objective.Objective` for the two passes (Gram sums, then the gradient) built on these tiles.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from stylo.backbones import VGGFeatures, activations
-from stylo.layers import halo, min_side, stride
+from stylo.layers import Geometry
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,12 @@ class Tiling:
     strides: dict[str, int]
 
     @classmethod
-    def for_layers(cls, model: str, layers: Sequence[str], tile: int) -> Tiling:
+    def for_layers(cls, geometry: Geometry, layers: Sequence[str], tile: int) -> Tiling:
+        """The tiling of a backbone of ``geometry`` (``net.geometry``) for ``layers``."""
         names = tuple(layers)
-        grid = min_side(model, names)
-        return cls(max(grid, tile // grid * grid), halo(model, names), grid, {n: stride(model, n) for n in names})
+        grid = geometry.min_side(names)
+        return cls(max(grid, tile // grid * grid), geometry.halo(names), grid,
+                   {n: geometry.stride(n) for n in names})
 
     def needed(self, image: torch.Tensor) -> bool:
         """Whether ``image`` is larger than one tile."""

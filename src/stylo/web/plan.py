@@ -33,18 +33,11 @@ class Level:
     bytes: int
 
 
-def steps_at(s: Settings, level: int, levels: int) -> int:
-    """As :meth:`stylo.optimize._Run.steps_at`: ``steps`` at the full size, ``coarse_steps`` on each smaller
-    level, and the skipped levels' steps given to the first level kept."""
-    own = s.steps if level == levels - 1 else s.coarse_steps
-    return own + (s.coarse_steps * (s.scales - levels) if level == 0 else 0)
-
-
 def check_runnable(s: Settings, content_size: tuple[int, int], n_styles: int = 1) -> list[Level]:
     """The levels of a run of ``s`` on a content image of ``content_size``; a :class:`StyloError` in the page's
     words for anything the engine would refuse once started (blend weights, device, precision, sizes)."""
     from stylo.device import resolve_device, resolve_precision
-    from stylo.optimize import level_plans, scale_sizes
+    from stylo.optimize import level_plans, scale_sizes, steps_per_level
 
     if s.style_blend is not None and len(s.style_blend) != n_styles:
         raise StyloError(f"{len(s.style_blend)} style_blend weights given for {n_styles} style image"
@@ -66,7 +59,8 @@ def check_runnable(s: Settings, content_size: tuple[int, int], n_styles: int = 1
                          settings=("precision",)) from None
     sizes = scale_sizes(final, s.scales, minimum, s.coarsest)
     plans = level_plans(s, sizes, device)
-    return [Level(w, h, steps_at(s, i, len(sizes)), p.cost, p.bytes) for i, ((w, h), p) in enumerate(zip(sizes, plans))]
+    steps = steps_per_level(s, len(sizes))
+    return [Level(w, h, steps[i], p.cost, p.bytes) for i, ((w, h), p) in enumerate(zip(sizes, plans))]
 
 
 class Speed:
