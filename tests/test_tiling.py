@@ -67,8 +67,11 @@ CASES = {
 }
 
 
-TRAJECTORY_RTOL = 3e-3  # loss after each of 5 L-BFGS steps, relative
-PIXEL_MEAN_BAR = 0.15  # mean |difference| of two 8-bit results in levels (AVX2 0.023, AVX-512 0.05, 16 px halo 0.34)
+# On the tiny backbone without TV (TV's exact local gradient would hide the network's): the loss after each of 5
+# L-BFGS steps, relative, and the mean |difference| of the two 8-bit results in levels. Two float32 kernel orders:
+# 1.3e-4 and 9e-5 levels (AVX2 and ONEDNN_MAX_CPU_ISA=AVX alike); a 16 px halo: 1.3e-2 and 0.022 levels.
+TRAJECTORY_RTOL = 3e-3
+PIXEL_MEAN_BAR = 0.01
 FEATURE_RTOL = 1e-5  # relative to a tensor's largest value: 50× the float32 rounding measured between kernels
 
 
@@ -174,14 +177,12 @@ def test_the_network_only_ever_sees_tile_windows(tiny, monkeypatch) -> None:
 def test_a_tiled_run_follows_the_untiled_loss_curve(small_images, tiny_everywhere) -> None:
     content = Image.open(optimize.__file__.replace("src/stylo/optimize.py", "samples/tubingen.jpg"))
     style = Image.open(small_images[1])
-    base = Settings(size=384, scales=1, steps=5, seed=0, init="content", precision="fp32")  # exactness is fp32's
+    base = Settings(size=384, scales=1, steps=5, seed=0, init="content", precision="fp32", tv_weight=0)  # exactness is fp32's
     plain = optimize.stylize_result(content, style, base)
     tiled = optimize.stylize_result(content, style, base.replace(tile=192))
     assert len(plain.history) == len(tiled.history) == 5
-    # Two valid float32 kernel orders start 2e-7 apart and L-BFGS's line search amplifies that step by step:
-    # measured after 5 steps, 4.8e-5 (AVX2), 1.3e-4 (ONEDNN_MAX_CPU_ISA=AVX), 6.1e-4 (AVX-512). The bar is 5× the
-    # worst; the gradient itself is checked to 3e-6 above. A 16 px halo (gradient 20 % off) leaves 3.9e-3 and
-    # shifts the pixels by a third of a level on average, 14× the AVX2 spread (docs/benchmarks.md, "Tolerances").
+    # Two valid float32 kernel orders start a few rounding units apart and L-BFGS's line search amplifies that step
+    # by step (docs/benchmarks.md, "Round 3: tolerances"); the gradient itself is checked to 3e-6 above.
     for a, b in zip(plain.history, tiled.history):
         assert b == pytest.approx(a, rel=TRAJECTORY_RTOL)
     assert plain.history[-1] < plain.history[0]
@@ -206,11 +207,11 @@ def test_masks_colour_control_blends_and_frames_work_tiled(tmp_path, small_image
     mask = SAMPLES / "tubingen_sky_mask.png"
     common = [str(small_images[0]), str(small_images[1]), str(SAMPLES / "the_scream.jpg"), "--masks", str(mask),
               "--preserve-color", "luminance", "--size", "112", "--scales", "2", "--coarsest", "16", "--steps", "3",
-              "--coarse-steps", "2", "--seed", "0", "--init", "content", "--precision", "fp32", "--quiet"]
+              "--coarse-steps", "2", "--seed", "0", "--init", "content", "--precision", "fp32", "--tv-weight", "0", "--quiet"]
     plain, tiled = tmp_path / "plain.png", tmp_path / "tiled.png"
     assert main(["run", *common, "-o", str(plain)]) == 0
     assert main(["run", *common, "-o", str(tiled), "--tile", "64", "--save-every", "2"]) == 0
     a = np.asarray(Image.open(plain), dtype=np.int16)
     b = np.asarray(Image.open(tiled), dtype=np.int16)
-    assert np.abs(a - b).mean() < PIXEL_MEAN_BAR  # float32 kernel orders: 0.05 measured on AVX-512
+    assert np.abs(a - b).mean() < PIXEL_MEAN_BAR
     assert sorted(p.name for p in (tmp_path / "tiled_frames").iterdir()) == ["step00002.png", "step00004.png"]
