@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from stylo.budget import budget_bytes, max_side
+from stylo.budget import MIN_BUDGET, parse_memory
 from stylo.errors import StyloError
 from stylo.files import read_bounded, shown
 from stylo.layers import (
@@ -231,18 +231,14 @@ def validate(s: Settings) -> None:
 
 
 def check_sizes(s: Settings) -> None:
-    """The output and the style images must fit the memory budget (worst case: square images)."""
-    limit = max_side(budget_bytes(s.max_memory))
-    if s.size > limit:
-        raise StyloError(f"size {s.size} needs more memory than max_memory allows: at most {limit} px",
-                         settings=("size", "max_memory"))
+    """Sizes within the fixed bounds, the same on every machine. Whether a size fits this machine's memory is the
+    plan's decision (stylo.optimize.level_plans through stylo.plan.memory_budget), not the settings'."""
+    if s.max_memory is not None and parse_memory(s.max_memory) < MIN_BUDGET:  # its form and floor only
+        raise StyloError(f"max_memory must be at least 1G, got {s.max_memory!r}", settings=("max_memory",))
     style_side = (s.style_size or s.size) * max(s.style_scale or (1.0,))
-    if s.style_size is not None and s.style_size > limit:
-        raise StyloError(f"style_size {s.style_size} needs more memory than max_memory allows: at most {limit} px",
-                         settings=("style_size", "max_memory"))
-    if style_side > min(limit, MAX_SIDE):
-        raise StyloError(f"style_scale makes the style image {style_side:.0f} px, more than max_memory allows "
-                         f"({min(limit, MAX_SIDE)} px)", settings=("style_scale", "max_memory"))
+    if style_side > MAX_SIZE:
+        raise StyloError(f"style_scale makes the style image {style_side:.0f} px, more than {MAX_SIZE} px",
+                         settings=("style_scale",))
 
 
 def style_layer_weights(s: Settings) -> dict[str, float]:

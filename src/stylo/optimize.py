@@ -15,7 +15,6 @@ Departures from the report, each measured in docs/benchmarks.md:
 from __future__ import annotations
 
 import math
-import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from PIL import Image
 
 from stylo import color
 from stylo.backbones import VGGFeatures, shared_backbone
-from stylo.budget import Plan, budget_bytes, max_side, plan
+from stylo.budget import Plan, max_side, plan
 from stylo.checkpoint import Checkpoint, Checkpointer, run_key
 from stylo.config import Settings, as_settings
 from stylo.device import resolve_device, resolve_precision
@@ -45,6 +44,7 @@ from stylo.image import (
 from stylo.layers import Geometry, deepest_layer
 from stylo.layers import geometry as named_geometry
 from stylo.objective import LossParts, Objective, compute_targets
+from stylo.plan import memory_budget, run_seed
 from stylo.steppers import PIXEL_SCALE, Stepper, make_optimizer
 
 SCALE_RATIO = 2.0  # each coarser level has half the side of the next
@@ -368,16 +368,19 @@ def level_plans(s: Settings, sizes: Sequence[tuple[int, int]], device: torch.dev
                 geometry: Geometry | None = None) -> list[Plan]:
     """Each level's tiling and L-BFGS history within the memory budget (``max_memory``, or a share of the
     RAM, or of the GPU's memory on a GPU); a one-line error naming the size that fits if one does not."""
-    total = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
-    budget = budget_bytes(s.max_memory, total)
+    budget = memory_budget(s.max_memory, device)
     layers = (*s.content_layers, *s.style_layers)
     geometry = geometry or named_geometry(s.model)  # the backbone's; by default the named VGG's
     margin, grid = geometry.halo(layers), geometry.min_side(layers)
     plans = [plan(w, h, budget, margin, grid, s.tile) for w, h in sizes]
-    for (w, h), p in zip(sizes, plans):
-        if p is None:
-            raise StyloError(f"a {w}×{h} image does not fit max_memory: at most {max_side(budget, margin)} px "
-                             "on the long side", settings=("size", "max_memory"))
+    limit = max_side(budget, margin)
+    if any(p is None for p in plans):
+        w, h = sizes[-1]
+        raise StyloError(f"size {s.size} needs more memory than max_memory allows: at most {limit} px on the long "
+                         f"side (asked: {w}×{h} px)", settings=("size", "max_memory"))
+    if s.style_size is not None and s.style_size > limit:
+        raise StyloError(f"style_size {s.style_size} needs more memory than max_memory allows: at most {limit} px",
+                         settings=("style_size", "max_memory"))
     return cast(list[Plan], plans)
 
 
@@ -448,7 +451,7 @@ def stylize_result(
     if resume is not None and resume.key != key:
         raise StyloError("the checkpoint belongs to another run (other settings or input images); "
                          "resume with the same ones, or start again without resuming")
-    seed = resume.seed if resume is not None else s.seed if s.seed is not None else secrets.randbelow(2**31)
+    seed = resume.seed if resume is not None else run_seed(s.seed)
     device = resolve_device(s.device)
     autocast = resolve_precision(s.precision, device)
     sizes = scale_sizes(final, s.scales, minimum, s.coarsest)

@@ -24,6 +24,7 @@ from stylo.config import FIELDS, Settings, clipped, from_mapping, parse_text
 from stylo.errors import StyloError
 from stylo.files import open_regular, read_bounded, shown
 from stylo.image import atomic_write
+from stylo.plan import run_seed
 
 RATIO = "ratio"  # pseudo-setting: α/β, sets style_weight = content_weight / ratio
 MAX_RECORD_BYTES = 10_000_000  # a cell's JSON record (a failed one holds a traceback)
@@ -130,8 +131,7 @@ def expand(base: Settings, vary: dict[str, list[Any]], pairs: Sequence[tuple[str
             settings = from_mapping(fields, base, source="--vary")
             if RATIO in changes:
                 settings = settings.replace(style_weight=settings.content_weight / changes[RATIO])
-            if settings.seed is None:
-                settings = settings.replace(seed=0)  # cells must be comparable and repeatable
+            settings = settings.replace(seed=run_seed(settings.seed, repeatable=True))  # cells comparable, repeatable
             d = settings.to_dict()
             cells.append(Cell(tuple(changes.items()), d, str(content), tuple(map(str, styles)),
                               cell_key(d, str(content), [str(p) for p in styles], digests)))

@@ -27,6 +27,7 @@ from stylo.errors import StyloError
 from stylo.files import read_bounded, shown
 from stylo.image import atomic_write, save_png
 from stylo.optimize import Result, stylize_result
+from stylo.plan import run_seed
 from stylo.video.flow import warp_previous
 
 LATER_FRAME_SCALES = 1  # later frames: a short run at the full size, from the warped previous result
@@ -55,7 +56,7 @@ def frames_key(frames: Sequence[Image.Image], styles: Sequence[Image.Image], set
                extra: Mapping[str, Any] | None = None) -> str:
     """What the frames of a folder depend on: the settings (the seed fixed as :func:`stylize_frames` fixes it),
     the styles' and the frames' pixels, ``extra`` (the frame range, the chunking) and stylo's version."""
-    s = settings if settings.seed is not None else settings.replace(seed=0)
+    s = settings.replace(seed=run_seed(settings.seed, repeatable=True))
     s = s.replace(**{name: None for name in UNKEYED})
     parts = {"run": run_key(s, [*styles, *frames]), "frames": len(frames), "version": __version__,
              "extra": dict(extra or {})}
@@ -108,7 +109,7 @@ def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[Image.Image],
     The seed is fixed across frames, so a resumed run repeats an uninterrupted one."""
     key = key or frames_key(frames, styles, settings)
     claimed = check_folder(folder, key)  # the key is written with the first frame: a refusal leaves nothing
-    s = settings if settings.seed is not None else settings.replace(seed=0)
+    s = settings.replace(seed=run_seed(settings.seed, repeatable=True))
     written: list[Path] = []
     previous: Image.Image | None = None
     computed, spent = 0, 0.0

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from stylo.budget import budget_bytes, max_side
+from stylo.budget import max_side
 from stylo.config import FIELDS, WEB_FIELDS, Settings, choices
 from stylo.image import MAX_PIXELS
 
@@ -48,7 +48,10 @@ class Limits:
 
     @property
     def max_size(self) -> int:
-        return min(STUDIO_MAX_SIZE, max_side(budget_bytes(self.max_memory)))
+        from stylo.device import resolve_device
+        from stylo.plan import memory_budget
+
+        return min(STUDIO_MAX_SIZE, max_side(memory_budget(self.max_memory, resolve_device("auto"))))
 
     def public(self) -> dict[str, Any]:
         return {"max_size": self.max_size, "max_steps": self.max_steps, "max_upload_bytes": self.max_upload_bytes,

@@ -4,7 +4,6 @@ cancel, delete, and their images (and a video run's MP4)."""
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from fastapi.responses import FileResponse, Response
 from PIL import Image
 
 from stylo.config import WEB_FIELDS, Settings, from_mapping
+from stylo.plan import run_seed
 from stylo.web.plan import Level, check_runnable, describe
 from stylo.web.routes.clips import clips_dir
 from stylo.web.state import RUN_ID, UPLOAD_NAME, Limits, clean_label, error
@@ -79,8 +79,7 @@ def create_run(request: Request, body: dict[str, Any]) -> dict[str, Any] | Respo
     if isinstance(checked, Response):
         return checked
     s = checked.settings
-    if s.seed is None:
-        s = s.replace(seed=secrets.randbelow(2**31))
+    s = s.replace(seed=run_seed(s.seed))  # recorded with the run, so "repeat that run's seed" can offer it
     run_id = uuid.uuid4().hex
     labels = [clean_label(body.get(f"{role}_label"), role, limits.max_label) for role in ("content", "style")]
     run = state.store.create(run_id, s.to_dict(), body["content"], body["style"], *labels, clip=body.get("clip"),
