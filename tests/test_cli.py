@@ -221,3 +221,49 @@ def test_interrupt_saves_the_current_image_and_exits_130(tmp_path: Path, small_i
     manifest = read_manifest(out)
     assert manifest["interrupted"] is True and 1 <= manifest["steps_done"] < 100000
     assert Image.open(out).size == (64, 48)
+
+
+def test_eval_video_names_its_clips() -> None:
+    """``stylo eval --video IN_CLIP OUT_CLIP [STYLE]``: the clips have names of their own, with ``--video`` before,
+    after or abbreviated as before; ``stylo eval`` of images keeps its positionals."""
+    from stylo.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["eval", "--video", "in.mp4", "out.mp4", "s.jpg"], ["eval", "in.mp4", "out.mp4", "s.jpg", "--video"],
+                 ["eval", "--vid", "in.mp4", "out.mp4", "s.jpg", "--json"]):
+        args = parser.parse_args(argv)
+        assert (args.video, args.input_clip, args.output_clip, args.style) == (True, "in.mp4", "out.mp4", "s.jpg")
+        assert not hasattr(args, "content") and not hasattr(args, "images")
+    args = parser.parse_args(["eval", "--video", "in.mp4", "out.mp4"])
+    assert args.style is None and args.json is False
+    args = parser.parse_args(["eval", "c.png", "s.png", "a.png", "b.png"])
+    assert (args.video, args.content, args.style, args.images) == (False, "c.png", "s.png", ["a.png", "b.png"])
+    assert not hasattr(args, "input_clip")
+    args = parser.parse_args(["eval", "c.png", "s.png", "--", "--video"])  # after --, a file named --video
+    assert args.video is False and args.images == ["--video"]
+
+
+def test_eval_video_usage_errors_name_the_clips(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "--video", "in.mp4"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "OUT_CLIP" in err, err
+
+
+def test_run_sweep_and_video_share_one_declaration_of_their_common_flags() -> None:
+    """The settings flags, --config, --config-from, --quiet and the executor flags: the same on each command."""
+    from stylo.cli import build_parser
+    from stylo.config import FIELDS
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    commands = {name: sub.choices[name] for name in ("run", "sweep", "video")}
+    shared = ["--config", "--config-from", "--quiet", "--executor", "--workers", "--ray-address",
+              *("--" + name.replace("_", "-") for name in FIELDS)]
+
+    def described(parser, flag: str) -> tuple:
+        action = parser._option_string_actions[flag]
+        kind = getattr(action.type, "__name__", None)
+        return action.dest, action.help, action.metavar, action.default, repr(action.choices), action.nargs, kind
+
+    for flag in shared:
+        assert len({described(parser, flag) for parser in commands.values()}) == 1, flag

@@ -10,18 +10,17 @@ from pathlib import Path
 import pytest
 
 from stylo.cli import build_parser
+from stylo.cli.common import add_setting_flags, run_only_help, settings_from_namespace
 from stylo.config import FIELDS, HINTS, Settings, choices, parse_text
 from stylo.errors import StyloError
 from stylo.options import (
     RUN_ONLY,
     TABLE_END,
     TABLE_START,
-    add_setting_flags,
     flag,
     flag_message,
     options_table,
     replace_table,
-    run_only_help,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,8 +109,6 @@ def test_every_setting_has_a_flag_with_its_choices_and_default_in_the_help() -> 
      (["--style-layer-weights", "1", "2"], {"style_layer_weights": (1.0, 2.0)})],
 )
 def test_flags_parse_into_typed_settings(argv: list[str], expected: dict) -> None:
-    from stylo.options import settings_from_namespace
-
     given = settings_from_namespace(run_parser().parse_args(argv))
     assert given == expected
 
@@ -135,8 +132,9 @@ def test_no_default_number_is_written_twice() -> None:
     """The defaults live in Settings; the CLI, the option table and the studio's page read them from there."""
     s = Settings()
     defaults = {"steps": s.steps, "coarse_steps": s.coarse_steps, "size": s.size}
-    sources = [ROOT / "src/stylo/cli.py", ROOT / "src/stylo/options.py", ROOT / "src/stylo/web/static/index.html",
-               ROOT / "src/stylo/web/static/app.js", ROOT / "src/stylo/experiments/commands.py"]
+    cli = [ROOT / "src/stylo/cli" / f"{name}.py" for name in ("__init__", "common", "run", "batch", "sweep")]
+    sources = [*cli, ROOT / "src/stylo/options.py", ROOT / "src/stylo/web/static/index.html",
+               ROOT / "src/stylo/web/static/app.js"]
     for path in sources:
         text = path.read_text(encoding="utf-8")
         for name, value in defaults.items():

@@ -1,21 +1,21 @@
-"""Command-line flags and the option table of docs/options.md, both generated from :class:`~stylo.config.Settings`.
+"""The option table of docs/options.md, generated from :class:`~stylo.config.Settings`, and the names of the
+flags (the flags themselves are built from the same fields in :mod:`stylo.cli.common`).
 
-Each setting ``name`` becomes ``--name-with-dashes``; its type hint gives the parsing and the choices, its
-metadata the help text, and its default the "default" column. Nothing here repeats a default or a choice.
+Each setting ``name`` becomes ``--name-with-dashes``; its type hint gives the choices, its metadata the help text,
+and its default the "default" column. Nothing here repeats a default or a choice.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import typing
 from dataclasses import MISSING
-from typing import Any
 
-from stylo.config import FIELDS, HINTS, MACHINE_FIELDS, choices, parse_text
+from stylo.config import FIELDS, HINTS, MACHINE_FIELDS, choices
 from stylo.errors import StyloError
 
-# Flags of ``stylo run`` that are not settings: (flag, metavar, default shown, help).
+# Flags of ``stylo run`` that are not settings (--config, --config-from and --quiet are also those of ``stylo sweep``
+# and ``stylo video``): (flag, metavar, default shown, help).
 RUN_ONLY = (
     ("--config", "FILE.toml", "", "settings file (keys are the option names with `_`, at most 1 MB); flags "
                                   "override it"),
@@ -36,12 +36,6 @@ RUN_ONLY = (
 TABLE_START, TABLE_END = "<!-- options:start -->", "<!-- options:end -->"
 
 
-def run_only_help(name: str) -> str:
-    """The ``--help`` text of a flag of :data:`RUN_ONLY` (escaped for argparse), with its default where it has one."""
-    default, help_text = next((d, h) for flag_, _, d, h in RUN_ONLY if flag_ == name)
-    return (f"{help_text} (default: {default})" if default else help_text).replace("%", "%%")
-
-
 def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -58,64 +52,10 @@ def default_text(name: str) -> str:
     return str(value)
 
 
-def _parser_for(name: str) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            return parse_text(name, text)
-        except StyloError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    parse.__name__ = name
-    return parse
-
-
-def _is_tuple(name: str) -> bool:
+def is_tuple(name: str) -> bool:
+    """The setting holds a tuple (its flag takes several words, or one comma-separated word where ``csv``)."""
     hint = HINTS[name]
     return any(typing.get_origin(h) is tuple for h in (hint, *typing.get_args(hint)))
-
-
-def add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting; a flag not given leaves no attribute (the default stays in Settings), so
-    ``--style-size none`` can clear what a settings file set."""
-    for name, f in FIELDS.items():
-        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "dest": name,
-                                  "help": f"{f.metadata['help']} (default: {default_text(name)})".replace("%", "%%")}
-        allowed = choices(name)
-        if allowed is not None:
-            kwargs["choices"] = allowed
-        else:
-            kwargs["metavar"] = f.metadata["metavar"]
-            if _is_tuple(name) and not f.metadata["csv"]:
-                kwargs["nargs"] = "+"
-                kwargs["type"] = _item_parser(name)
-            else:
-                kwargs["type"] = _parser_for(name)
-        parser.add_argument(flag(name), **kwargs)
-
-
-def _item_parser(name: str) -> Any:
-    """For ``nargs='+'`` flags: each word is one item; the collected list becomes the tuple."""
-    hint = HINTS[name]
-    inner = next(h for h in (hint, *typing.get_args(hint)) if typing.get_origin(h) is tuple)
-    item = typing.get_args(inner)[0]
-
-    def parse(text: str) -> Any:
-        if item is float:
-            try:
-                return float(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"bad value {text!r} for {name}") from None
-        return text
-
-    parse.__name__ = name
-    return parse
-
-
-def settings_from_namespace(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given on the command line."""
-    given = vars(args)
-    return {name: tuple(given[name]) if isinstance(given[name], list) else given[name]
-            for name in FIELDS if name in given}
 
 
 def flag_message(message: str, names: tuple[str, ...]) -> str:
@@ -135,7 +75,7 @@ def options_table() -> str:
     for name, f in FIELDS.items():
         allowed = choices(name)
         arg = "|".join(allowed) if allowed else (f.metadata["metavar"] or "")
-        if _is_tuple(name) and not f.metadata["csv"]:
+        if is_tuple(name) and not f.metadata["csv"]:
             arg += " ..."
         rows.append(f"| `{_cell(f'{flag(name)} {arg}')}` | {_cell(default_text(name))} | {_cell(f.metadata['help'])} |")
     for name, metavar, default, help_text in RUN_ONLY:

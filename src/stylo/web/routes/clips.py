@@ -48,7 +48,7 @@ def decode_clip(blob: bytes, name: str, limits: Limits, folder: Path) -> dict[st
     """Decode a clip into ``folder`` as PNG frames, one frame in memory at a time, refusing one past the caps
     (checked from the stream's header first, then on every decoded frame: a header can lie); returns its
     description. Messages name the upload, never a server path."""
-    from stylo.video.commands import require_video_extras
+    from stylo.video.extras import require_video_extras
 
     require_video_extras()
     import av

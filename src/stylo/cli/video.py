@@ -1,26 +1,28 @@
-"""``stylo video`` and ``stylo eval --video``: thin wrappers over :mod:`stylo.video`."""
+"""``stylo video``: thin wrappers over :mod:`stylo.video`; the frames here or in chunks on an executor."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from contextlib import nullcontext
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from stylo.cli.common import (
+    EXIT_INTERRUPTED,
+    add_config_flags,
+    add_executor_flags,
+    add_quiet_flag,
+    add_setting_flags,
+    executor_from,
+)
 from stylo.errors import RunError, StyloError
 from stylo.files import regular_file, shown
-
-if TYPE_CHECKING:
-    from stylo.interrupt import StopFlag
+from stylo.interrupt import StopFlag
 
 
 def add_video_parser(sub: Any) -> None:
-    from stylo.experiments.commands import add_executor_flags
-    from stylo.options import add_setting_flags
-
     v = sub.add_parser("video", help="stylize a clip (a video file or a folder of frames) without flicker")
     v.add_argument("input", metavar="IN", help="a video file (.mp4, .mov, ...) or a folder of frames")
     v.add_argument("styles", metavar="STYLE", nargs="+")
@@ -28,9 +30,8 @@ def add_video_parser(sub: Any) -> None:
     v.add_argument("--frames", metavar="A:B", type=frame_range, default=(0, None), help="frames A to B-1 only")
     v.add_argument("--fps", type=fps_value, metavar="F",
                    help="frame rate of the output, e.g. 24 or 30000/1001 (default: the input's)")
-    v.add_argument("--config", metavar="TOML", help="settings file; flags override it")
-    v.add_argument("--config-from", default=None, help=argparse.SUPPRESS)
-    v.add_argument("--quiet", action="store_true")
+    add_config_flags(v)
+    add_quiet_flag(v)
     v.add_argument("--chunk", type=int, default=24, metavar="N",
                    help="with --executor ray or --workers N: frames per chunk (default 24)")
     v.add_argument("--overlap", type=int, default=6, metavar="N",
@@ -49,17 +50,6 @@ def frame_range(text: str) -> tuple[int, int | None]:
     if not sep or a < 0 or (b is not None and b <= a):
         raise argparse.ArgumentTypeError(f"expected A:B with 0 <= A < B, got {text!r}")
     return a, b
-
-
-def require_video_extras() -> None:
-    try:
-        import av  # noqa: F401
-        import cv2  # noqa: F401
-    except ImportError:
-        raise StyloError("video needs its extras: pip install 'stylo[video]' (PyAV and OpenCV)") from None
-
-
-EXIT_INTERRUPTED = 130
 
 
 def fps_value(text: str) -> Fraction:
@@ -118,9 +108,10 @@ def check_apart(source: Path, folder: Path) -> None:
 def cmd_video(args: argparse.Namespace, settings: Any, stop: StopFlag | None = None) -> int:
     """``stylo video``. Ctrl-C and SIGTERM (through ``stop``, the CLI's, or one of its own): after the current
     step while frames are computed, at once otherwise; exit 130 with one line that says which frames were kept."""
+    from stylo.video.extras import require_video_extras
+
     require_video_extras()
     from stylo.image import open_image
-    from stylo.interrupt import StopFlag
     from stylo.video.io import MAX_FRAMES, is_video_file, output_format, read_clip
     from stylo.video.pipeline import check_folder, claim_folder, frames_key
 
@@ -170,14 +161,13 @@ def stylize_clip(args: argparse.Namespace, settings: Any, clip: Any, styles: lis
 
     if args.executor == "local" and args.workers == 1:
         return stylize_frames(clip.frames, styles, settings, folder, report, stop.should_stop, key)
-    from stylo.experiments.executors import make_executor
+    from stylo.plan import run_seed
     from stylo.video.chunks import stylize_chunked
 
-    s = settings if settings.seed is not None else settings.replace(seed=0)
+    s = settings.replace(seed=run_seed(settings.seed, repeatable=True))  # every chunk draws the same noise
     with stop.immediate():
         return stylize_chunked(Path(args.input), args.frames[0], len(clip.frames), [Path(p) for p in args.styles],
-                               s.to_dict(), folder, make_executor(args.executor, args.workers, args.ray_address),
-                               args.chunk, args.overlap)
+                               s.to_dict(), folder, executor_from(args), args.chunk, args.overlap)
 
 
 def interrupted(folder: Path, total: int, chunked: bool) -> int:
@@ -209,31 +199,4 @@ def encode(out: Path, written: list[Path], fps: Fraction, audio: Path | None, fo
         return EXIT_INTERRUPTED
     except RunError as exc:
         raise RunError(f"{exc}; {kept}") from None
-    return 0
-
-
-def cmd_eval_video(args: argparse.Namespace) -> int:
-    """``stylo eval --video INPUT OUTPUT [STYLE]``: the warping error, and the mean per-frame distances."""
-    require_video_extras()
-    from stylo.metrics import evaluate
-    from stylo.video.flow import warping_error
-    from stylo.video.io import read_clip
-
-    inputs, outputs = read_clip(args.content).frames, read_clip(args.style).frames
-    n = min(len(inputs), len(outputs))
-    if n < 2:
-        raise StyloError("the warping error needs at least two frames in each clip")
-    row: dict[str, float] = {"warping_error": warping_error(inputs[:n], outputs[:n])}
-    if args.images:
-        from stylo.image import open_image
-
-        style = open_image(args.images[0], "style image")
-        scores = [evaluate(o, i, style) for i, o in zip(inputs[:n], outputs[:n])]
-        row["style_distance"] = sum(m.style_distance_sum for m in scores) / n
-        row["content_distance"] = sum(m.content_distance for m in scores) / n
-    if args.json:
-        print(json.dumps(row))
-    else:
-        for key, value in row.items():
-            print(f"{key} {value:.6g}")
     return 0

@@ -1,4 +1,5 @@
-"""``stylo sweep``, ``stylo eval`` and batch ``stylo run`` over a folder: thin wrappers over the library."""
+"""``stylo sweep`` (a grid of settings, a contact sheet, metrics) and ``stylo eval`` (the metrics of images, or
+with ``--video`` of a clip): thin wrappers over :mod:`stylo.experiments` and :mod:`stylo.metrics`."""
 
 from __future__ import annotations
 
@@ -8,15 +9,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stylo.cli.common import (
+    EXIT_INTERRUPTED,
+    Parser,
+    add_config_flags,
+    add_executor_flags,
+    add_quiet_flag,
+    add_setting_flags,
+    executor_from,
+)
 from stylo.errors import StyloError
 from stylo.files import shown
 
-EXIT_INTERRUPTED = 130
+EVAL_USAGE = "stylo eval CONTENT STYLE IMAGE [IMAGE ...]\n       stylo eval --video IN_CLIP OUT_CLIP [STYLE]"
+VIDEO_HELP = ("IN_CLIP OUT_CLIP [STYLE]: the warping error of a stylized clip (and, with STYLE, the mean style and "
+              "content distances per frame)")
 
 
 def add_sweep_parser(sub: Any) -> None:
-    from stylo.options import add_setting_flags
-
     p = sub.add_parser("sweep", help="run a grid of settings, with a contact sheet and metrics")
     p.add_argument("content", metavar="CONTENT")
     p.add_argument("styles", metavar="STYLE", nargs="+")
@@ -24,46 +34,28 @@ def add_sweep_parser(sub: Any) -> None:
     p.add_argument("--vary", action="append", default=[], metavar="NAME=V1,V2",
                    help="a setting and its values (repeatable; tuples join items with +; ratio=α/β)")
     p.add_argument("--sweep", metavar="TOML", help="sweep file with [base] settings and [vary] lists")
-    p.add_argument("--config", metavar="TOML", help="base settings file")
+    add_config_flags(p)
     add_executor_flags(p)
     add_setting_flags(p)
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--config-from", default=None, help=argparse.SUPPRESS)
+    add_quiet_flag(p)
 
-    usage = "stylo eval CONTENT STYLE IMAGE [IMAGE ...]\n       stylo eval --video INPUT OUTPUT [STYLE]"
-    e = sub.add_parser("eval", help="metrics of stylized images against their content and style", usage=usage)
+
+def add_eval_parser(sub: Any) -> None:
+    """``stylo eval CONTENT STYLE IMAGE...``; a command line holding ``--video`` is parsed by a parser of its own,
+    so a clip's arguments have their own names (``input_clip``, ``output_clip``, ``style``)."""
+    video = Parser(prog="stylo eval", usage=EVAL_USAGE)
+    video.add_argument("input_clip", metavar="IN_CLIP", help="the clip that was stylized (a video file or a folder)")
+    video.add_argument("output_clip", metavar="OUT_CLIP", help="the stylized clip")
+    video.add_argument("style", metavar="STYLE", nargs="?", help="the style image, for the per-frame distances")
+    video.add_argument("--video", action="store_true", help=VIDEO_HELP)
+    video.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    e = sub.add_parser("eval", help="metrics of stylized images against their content and style", usage=EVAL_USAGE,
+                       switch=("--video", video))
     e.add_argument("content", metavar="CONTENT")
     e.add_argument("style", metavar="STYLE")
     e.add_argument("images", metavar="IMAGE", nargs="*")
-    e.add_argument("--video", action="store_true",
-                   help="INPUT OUTPUT [STYLE]: the warping error of a stylized clip (and, with STYLE, the mean "
-                        "style and content distances per frame)")
+    e.add_argument("--video", action="store_true", help=VIDEO_HELP)
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def add_executor_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--executor", choices=["local", "ray"], default="local")
-    p.add_argument("--workers", type=_workers, default=1,
-                   help="local: processes in the pool, or auto (one per GPU; on CPUs one per 4 cores); default 1")
-    p.add_argument("--ray-address", metavar="ADDR", help="an existing Ray cluster (default: start one here)")
-
-
-def _workers(text: str) -> int | str:
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
-def _executor(args: argparse.Namespace) -> Any:
-    from stylo.experiments.executors import make_executor
-
-    return make_executor(args.executor, args.workers, args.ray_address)
 
 
 class Progress:
@@ -134,7 +126,7 @@ def cmd_sweep(args: argparse.Namespace, base: Any) -> int:
     progress = Progress(args, len(cells))
     progress.start(f"stylo: {len(cells)} cells into {out}")
     try:
-        records = run_sweep(cells, out, _executor(args), on_record=progress)
+        records = run_sweep(cells, out, executor_from(args), on_record=progress)
     except KeyboardInterrupt:
         return interrupted(progress.ok, len(cells), out)
     sheet = contact_sheet(records, out, content, styles, list(vary))
@@ -150,91 +142,11 @@ def _text(value: Any) -> str:
     return "+".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def batch_names(contents: list[Path]) -> dict[Path, str]:
-    """Output file names for a folder's images: ``stem.png``, or ``stem_ext.png`` where stems collide."""
-    stems: dict[str, int] = {}
-    for path in contents:
-        stems[path.stem.lower()] = stems.get(path.stem.lower(), 0) + 1
-    return {p: f"{p.stem}_{p.suffix[1:].lower()}.png" if stems[p.stem.lower()] > 1 else f"{p.stem}.png"
-            for p in contents}
-
-
-def batch_contents(folder: Path, out: Path) -> list[Path]:
-    """The images of a batch's input folder, or a one-line error (the output folder is the input folder)."""
-    from stylo.image import IMAGE_SUFFIXES, same_file
-
-    if out.exists() and same_file(out, folder):
-        raise StyloError(f"the output folder is the input folder {shown(folder)}: the results would replace the "
-                         "photos; choose another -o")
-    if out.exists() and not out.is_dir():
-        raise StyloError(f"output {shown(out)} exists and is not a folder; choose another -o")
-    try:
-        contents = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    except OSError as exc:
-        raise StyloError(f"cannot list the folder {shown(folder)}: {exc.strerror or exc}") from None
-    if not contents:
-        raise StyloError(f"no images (.jpg, .png, ...) in {shown(folder)}")
-    return contents
-
-
-def cmd_batch(args: argparse.Namespace, base: Any) -> int:
-    """``stylo run FOLDER STYLE... -o OUTDIR``: every image of the folder, through the sweep's executor. No
-    planned output may be an input (through a symlink or a hard link); each output is in place as soon as its
-    cell finishes."""
-    from stylo.experiments.sweep import expand, planned_outputs, prepare_out, run_sweep
-    from stylo.files import regular_file, spare_inputs
-
-    folder, out = Path(args.content), Path(args.output)
-    if args.masks:
-        raise StyloError("--masks needs a single content image, not a folder")
-    if out.suffix.lower() == ".png":
-        raise StyloError(f"with a folder of content images, -o must name a folder, not {shown(out)}")
-    contents = batch_contents(folder, out)
-    names = batch_names(contents)
-    styles = [regular_file(s, "style image") for s in args.styles]
-    cells = expand(base, {}, [(str(p), args.styles) for p in contents])
-    check_weights(cells)
-    targets: dict[str, list[Path]] = {}  # identical files share a cell; each still gets its own output name
-    for cell, path in zip(cells, contents):
-        targets.setdefault(cell.key, []).append(out / names[path])
-    spare_inputs([*(out / name for name in names.values()), *planned_outputs(out, cells)],
-                 [*contents, *styles, *([Path(args.config)] if args.config else [])])
-    prepare_out(out)
-    progress = Progress(args, len(cells))
-    placed: set[Path] = set()
-
-    def place(record: dict[str, Any], reused: bool) -> None:
-        if record["status"] == "ok":
-            for target in targets[record["key"]]:
-                copy_file(out / record["image"], target)
-                placed.add(target)
-        progress(record, reused)
-
-    try:
-        records = run_sweep(cells, out, _executor(args), on_record=place)
-    except KeyboardInterrupt:
-        return interrupted(len(placed), len(contents), out, "images")
-    by_key = {r["key"]: r for r in records}
-    failed = sum(by_key[cell.key]["status"] != "ok" for cell in cells)
-    if not args.quiet:
-        print(shown(f"stylo: {len(contents) - failed} of {len(contents)} images written to {out}"), file=sys.stderr)
-    return 0 if not failed else 1
-
-
-def copy_file(source: Path, target: Path) -> None:
-    from stylo.image import atomic_write
-
-    data = source.read_bytes()
-    atomic_write(target, lambda fh: fh.write(data))
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     from stylo.image import open_image
     from stylo.metrics import evaluate
 
     if args.video:
-        from stylo.video.commands import cmd_eval_video
-
         return cmd_eval_video(args)
     if not args.images:
         raise StyloError("eval needs at least one IMAGE to score")
@@ -248,4 +160,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{'image':<32} " + " ".join(f"{k:>19}" for k in keys))
     for path, row in rows.items():
         print(f"{shown(Path(path).name)[:32]:<32} " + " ".join(f"{row[k]:>19.4g}" for k in keys))
+    return 0
+
+
+def cmd_eval_video(args: argparse.Namespace) -> int:
+    """``stylo eval --video IN_CLIP OUT_CLIP [STYLE]``: the warping error, and the mean per-frame distances."""
+    from stylo.video.extras import require_video_extras
+
+    require_video_extras()
+    from stylo.metrics import evaluate
+    from stylo.video.flow import warping_error
+    from stylo.video.io import read_clip
+
+    inputs, outputs = read_clip(args.input_clip).frames, read_clip(args.output_clip).frames
+    n = min(len(inputs), len(outputs))
+    if n < 2:
+        raise StyloError("the warping error needs at least two frames in each clip")
+    row: dict[str, float] = {"warping_error": warping_error(inputs[:n], outputs[:n])}
+    if args.style is not None:
+        from stylo.image import open_image
+
+        style = open_image(args.style, "style image")
+        scores = [evaluate(o, i, style) for i, o in zip(inputs[:n], outputs[:n])]
+        row["style_distance"] = sum(m.style_distance_sum for m in scores) / n
+        row["content_distance"] = sum(m.content_distance for m in scores) / n
+    if args.json:
+        print(json.dumps(row))
+    else:
+        for key, value in row.items():
+            print(f"{key} {value:.6g}")
     return 0
