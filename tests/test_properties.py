@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from stylo.cli import main
-from stylo.config import FIELDS, Settings, choices, from_mapping
+from stylo.config import FIELDS, HINTS, Settings, choices, from_mapping
 from stylo.errors import StyloError
 from stylo.image import decode_image
+from stylo.layers import layer_names
 from stylo.optimize import stylize_result
 from stylo.options import flag
 
@@ -63,15 +65,113 @@ def setting_maps(draw: st.DrawFn) -> dict[str, Any]:
     return {k: draw(st.one_of(plausible(k), garbage)) for k in keys}
 
 
+# Valid settings, drawn from each field's own bounds (FIELDS' metadata) and choices. Left out, because they are
+# the machine's and not the settings': a device this machine lacks, fp16 on a CPU, a weights file, and sizes
+# beyond a 1.5 GiB budget (every run here is at 64 px anyway).
+COMMON_LAYERS = [n for n in layer_names("vgg19") if all(n in layer_names(m) for m in choices("model") or ())]
+MACHINE_CHOICES = {"device": ("auto", "cpu"), "precision": ("auto", "fp32", "bf16")}
+SIZE_LIMIT = 512  # px, output and style; with style_scale ≤ 2.5 a style image of at most 1280 px
+DEPENDS = {"content_layer_weights": "content_layers", "style_layer_weights": "style_layers",
+           "style_blend": "style_scale", "style_scale": "style_blend"}
+
+
+def bounded(name: str) -> st.SearchStrategy[Any]:
+    """A valid value of one setting on its own (tuples as tuples, the API's type)."""
+    meta, hint = FIELDS[name].metadata, HINTS[name]
+    low, high = meta["low"], meta["high"]
+    allowed = MACHINE_CHOICES.get(name) or choices(name)
+    if allowed:
+        return st.sampled_from(allowed)
+    if name == "weights":
+        return st.none()
+    if name == "max_memory":
+        return st.sampled_from([None, "1.5G", "2GiB", "4096M", "16g", str(3 * 2**30)])
+    if name in ("size", "style_size"):
+        return st.integers(int(low), SIZE_LIMIT) | (st.none() if name == "style_size" else st.nothing())
+    if name == "lr":
+        return st.none() | st.floats(0, high, exclude_min=True)
+    optional = type(None) in typing.get_args(hint)
+    if int in (hint, *typing.get_args(hint)):
+        values: st.SearchStrategy[Any] = st.integers(int(low), int(high))
+    else:
+        values = st.floats(low, high)
+    return st.none() | values if optional else values
+
+
+@st.composite
+def valid_settings(draw: st.DrawFn) -> dict[str, Any]:
+    """Up to five settings changed from the defaults, together valid: layer weights as many as the layers, as
+    many style_blend weights (not all 0) as style_scale values, layers that every model has."""
+    keys = set(draw(st.lists(st.sampled_from(NAMES), max_size=5, unique=True)))
+    keys |= {DEPENDS[k] for k in keys if k in DEPENDS}
+    data = {k: draw(bounded(k)) for k in keys if k not in DEPENDS and k not in ("content_layers", "style_layers")}
+    n_styles = draw(st.integers(1, 3))
+    if "style_blend" in keys:
+        blend = draw(st.none() | st.lists(st.floats(0, 1e6), min_size=n_styles, max_size=n_styles)
+                     .filter(lambda w: sum(w) > 0).map(tuple))
+        scale = draw(st.none() | st.lists(st.floats(0.05, 2.5), min_size=n_styles, max_size=n_styles).map(tuple))
+        data.update(style_blend=blend, style_scale=scale)
+    for what, least in (("content", 0), ("style", 1)):
+        if f"{what}_layers" in keys:
+            names = tuple(draw(st.lists(st.sampled_from(COMMON_LAYERS), min_size=least, max_size=3)))
+            data[f"{what}_layers"] = names
+            if f"{what}_layer_weights" in keys:
+                data[f"{what}_layer_weights"] = draw(st.none() | st.lists(
+                    st.floats(0, 1e12), min_size=len(names), max_size=len(names)).map(tuple))
+    return data
+
+
+def invalid_value(name: str) -> st.SearchStrategy[Any]:
+    """A value that setting ``name`` must refuse, whatever the other settings are: out of its bounds, of the wrong
+    type, not one of its choices, NaN or infinite, or a list that is too long or holds one bad item."""
+    meta, hint = FIELDS[name].metadata, HINTS[name]
+    low, high = meta["low"], meta["high"]
+    optional = type(None) in typing.get_args(hint)
+    wrong: st.SearchStrategy[Any] = st.sampled_from([{"a": 1}, [[1]]] + ([] if optional else [None]))
+    allowed = choices(name)
+    if allowed:
+        return wrong | st.integers() | st.text(max_size=12).filter(lambda v: v not in allowed)
+    if name in ("content_layers", "style_layers"):
+        return wrong | st.sampled_from([("relu9_9",), ("relu1_1", 3), ("relu4_2",) * 40, ("pool9",)])
+    if name == "max_memory":
+        return wrong | st.sampled_from(["100M", "x", "", "8 gigs", "9" * 400, "-2G"]) | st.integers()
+    if name == "weights":
+        return wrong | st.sampled_from(["", "a\0b", "x" * 5000]) | st.integers()
+    below = st.floats(max_value=float(low)).filter(lambda v: v < low)
+    above = st.floats(min_value=float(high)).filter(lambda v: v > high) if high is not None else st.nothing()
+    numbers = below | above | st.sampled_from([math.nan, math.inf, -math.inf])
+    if any(typing.get_origin(h) is tuple for h in (hint, *typing.get_args(hint))):  # tuples of numbers
+        bad = numbers | st.just("1")
+        return wrong | st.tuples(bad) | st.tuples(st.just(1.0), bad) | st.just((1.0,) * 40) | st.just("1")
+    if int in (hint, *typing.get_args(hint)):
+        beyond = st.integers(min_value=int(high) + 1) if high is not None else st.nothing()
+        return wrong | numbers | st.integers(max_value=int(low) - 1) | beyond | st.sampled_from([True, 2.0, "3"])
+    return wrong | numbers | st.sampled_from([True, "3"] + ([0.0] if name == "lr" else []))
+
+
+@st.composite
+def invalid_settings(draw: st.DrawFn, name: str) -> dict[str, Any]:
+    """Valid settings with setting ``name`` made invalid."""
+    return {**draw(valid_settings()), name: draw(invalid_value(name))}
+
+
+def refuses(exc: StyloError, name: str) -> None:
+    """A refusal is one line and names the setting it refuses (its field, or a layer list's kind)."""
+    text = str(exc)
+    assert text and "\n" not in text, text
+    assert name in exc.settings or name in text or name.replace("_layers", " layer") in text, (name, text)
+
+
 def tiny(s: Settings) -> Settings:
-    """The same settings at a size that runs in a moment."""
-    return s.replace(size=32, steps=1, coarse_steps=1, style_size=None if s.style_size is None else 32,
+    """The same settings at a size that runs in a moment (64 × 48: pool5's 32 px fit)."""
+    return s.replace(size=64, steps=1, coarse_steps=1, style_size=None if s.style_size is None else 64,
                      style_scale=None if s.style_scale is None else (1.0,) * len(s.style_scale))
 
 
 def run_tiny(s: Settings, content: Image.Image, style: Image.Image) -> None:
     n = len(s.style_scale or s.style_blend or (1,))
-    stylize_result(content, [style] * n, tiny(s))
+    result = stylize_result(content, [style] * n, tiny(s))
+    assert result.image.size == (64, 48) and result.steps >= 1
 
 
 @pytest.fixture(autouse=True)
@@ -85,33 +185,57 @@ def pair(small_images) -> tuple[Image.Image, Image.Image]:
 
 
 @FAST
-@given(data=setting_maps())
-def test_api_settings_run_or_raise_stylo_error(pair, data: dict[str, Any]) -> None:
-    try:
-        s = Settings(**data)
-    except StyloError:
-        return
-    try:
-        run_tiny(s, *pair)
-    except StyloError:
-        pass  # e.g. weights that are not there offline, fp16 on a CPU
+@given(data=valid_settings())
+def test_valid_api_settings_run(pair, data: dict[str, Any]) -> None:
+    run_tiny(Settings(**data), *pair)  # no StyloError, nothing else either
+
+
+@pytest.mark.parametrize("name", NAMES)
+@FAST
+@given(data=st.data())
+def test_invalid_api_settings_are_refused_with_one_line(name: str, data: st.DataObject) -> None:
+    case = data.draw(invalid_settings(name))
+    with pytest.raises(StyloError) as exc:
+        Settings(**case)
+    refuses(exc.value, name)
+
+
+def as_json(data: dict[str, Any]) -> Any:
+    return json.loads(json.dumps(data, allow_nan=True))  # tuples become lists, as a file or a request has them
+
+
+@FAST
+@given(data=valid_settings())
+def test_valid_json_mappings_are_the_api_settings(data: dict[str, Any]) -> None:
+    """A valid mapping is accepted and means what the same API arguments mean (which run: the test above)."""
+    assert from_mapping(as_json(data), source="json") == Settings(**data)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@FAST
+@given(data=st.data())
+def test_invalid_json_mappings_are_refused_with_one_line(name: str, data: st.DataObject) -> None:
+    case = data.draw(invalid_settings(name))
+    with pytest.raises(StyloError) as exc:
+        from_mapping(as_json(case), source="json")
+    refuses(exc.value, name)
 
 
 @FAST
 @given(data=setting_maps())
-def test_mappings_json_and_toml_run_or_raise_stylo_error(pair, tmp_path_factory, data: dict[str, Any]) -> None:
+def test_garbage_mappings_run_or_are_refused_with_one_line(pair, data: dict[str, Any]) -> None:
+    """Anything at all: refused with one line, or it is valid and then it runs."""
     try:
         blob = json.loads(json.dumps(data, allow_nan=True))
-    except ValueError:
+    except ValueError:  # not JSON at all (an integer of 5000 digits)
         return
     try:
         s = from_mapping(blob, source="json")
-    except StyloError:
+    except StyloError as exc:
+        assert str(exc) and "\n" not in str(exc)
         return
-    try:
+    if s.weights is None and s.device in MACHINE_CHOICES["device"] and s.precision != "fp16":
         run_tiny(s, *pair)
-    except StyloError:
-        pass
 
 
 def toml_value(v: Any) -> str:

@@ -53,6 +53,33 @@ def test_warping_brings_the_previous_frame_onto_the_next() -> None:
     assert mask[:, -PAN:].mean() < 0.5  # the strip that came into view cannot
 
 
+def grey(level: int, size: tuple[int, int] = (160, 120)) -> Image.Image:
+    return Image.new("RGB", size, (level, level, level))
+
+
+def brighter(img: Image.Image, by: int) -> Image.Image:
+    return Image.fromarray(np.clip(np.asarray(img, dtype=np.int16) + by, 0, 255).astype(np.uint8))
+
+
+def test_the_warping_error_of_a_still_clip_is_zero_and_of_a_jump_its_square() -> None:
+    still = pan(1) * 3
+    assert flow.warping_error(still, still) == pytest.approx(0.0, abs=1e-9)
+    # a still scene whose stylized frames jump by 50 grey levels: each pixel differs by 50/255, squared
+    jumps = [grey(100), grey(150), grey(100)]
+    assert flow.warping_error(still, jumps) == pytest.approx((50 / 255) ** 2, rel=1e-4)
+    assert flow.warping_error(still[:2], jumps[:2]) == pytest.approx((50 / 255) ** 2, rel=1e-4)
+
+
+def test_the_warping_error_follows_the_motion_and_sees_flicker() -> None:
+    frames = pan(4)
+    steady = flow.warping_error(frames, frames)  # the pan itself: each frame is the last one moved
+    unmoved = np.mean([np.mean((np.asarray(a, dtype=float) / 255 - np.asarray(b, dtype=float) / 255) ** 2)
+                       for a, b in zip(frames, frames[1:])])
+    assert 0 < steady < 0.05 * unmoved, (steady, unmoved)  # the frames are compared after the flow, not before
+    flicker = [brighter(f, 40 * (i % 2)) for i, f in enumerate(frames)]
+    assert flow.warping_error(frames, flicker) > 0.8 * (40 / 255) ** 2 > 10 * steady
+
+
 def test_temporal_loss_halves_the_warping_error_at_the_same_style(tmp_path: Path, style: Image.Image) -> None:
     from stylo.metrics import evaluate
 
@@ -132,7 +159,14 @@ def test_the_video_command_and_the_flicker_metric(tmp_path: Path, capsys) -> Non
     assert len(read_clip(out).frames) == 3 and len(list((tmp_path / "out_frames").glob("*.png"))) == 3
     assert main(["eval", "--video", str(source), str(out), str(SAMPLES / "starry_night.jpg")]) == 0
     printed = capsys.readouterr().out
-    assert re_number(printed, "warping_error") >= 0 and re_number(printed, "style_distance") > 0
+    steady = re_number(printed, "warping_error")
+    outputs = read_clip(out).frames
+    assert steady == pytest.approx(flow.warping_error(read_clip(source).frames[:3], outputs), rel=1e-4, abs=1e-7)
+    assert re_number(printed, "style_distance") > 0
+    flickering = tmp_path / "flicker.mp4"  # the same clip, every other frame 40 grey levels brighter
+    write_video([brighter(f, 40 * (i % 2)) for i, f in enumerate(outputs)], flickering, Fraction(8))
+    assert main(["eval", "--video", str(source), str(flickering)]) == 0
+    assert re_number(capsys.readouterr().out, "warping_error") > max(3 * steady, 0.5 * (40 / 255) ** 2)
 
 
 def re_number(text: str, key: str) -> float:
