@@ -36,11 +36,11 @@ CHILD = """
 import json, sys
 from PIL import Image
 from stylo.config import Settings
-from stylo.optimize import stylize_result
+from stylo.optimize import Hooks, stylize_result
 content, style, settings = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 times = []
 result = stylize_result(Image.open(content), Image.open(style), Settings(**settings),
-                        on_step=lambda s: times.append((s.scale, s.scales, s.elapsed)))
+                        Hooks(on_step=lambda s: times.append((s.scale, s.scales, s.elapsed))))
 last = [t for level, levels, t in times if level == levels]
 print(json.dumps({"per_step": (last[-1] - last[0]) / (len(last) - 1), "seconds": result.elapsed}))
 """

@@ -15,7 +15,7 @@ from look import content_image, style_image
 
 from stylo.config import Settings
 from stylo.metrics import evaluate
-from stylo.optimize import Step, stylize_result
+from stylo.optimize import Hooks, Step, stylize_result
 
 MARKS = (6, 12, 24, 48, 96)
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             snaps[step.step] = (step.image(), step.elapsed)
 
     settings = Settings(seed=0, size=args.size, init=args.init, scales=1, steps=max(MARKS))
-    stylize_result(content, style, settings, on_step=on_step)
+    stylize_result(content, style, settings, Hooks(on_step=on_step))
     print("| steps | seconds | content | style | colour |\n| ---: | ---: | ---: | ---: | ---: |")
     for steps, (image, seconds) in sorted(snaps.items()):
         m = evaluate(image, content, style)

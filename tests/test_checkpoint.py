@@ -16,7 +16,7 @@ from PIL import Image
 from stylo.checkpoint import CheckpointFile, checkpoint_path
 from stylo.cli import main
 from stylo.config import Settings
-from stylo.optimize import stylize_result
+from stylo.optimize import Hooks, stylize_result
 
 RUN = ["--size", "96", "--seed", "0", "--steps", "8", "--coarse-steps", "4", "--scales", "2", "--coarsest", "16",
        "--quiet"]
@@ -62,7 +62,7 @@ def test_resuming_twice_from_one_checkpoint_gives_the_same_image(small_images, t
     s = Settings(size=96, seed=None, steps=6, scales=1, init="content")
     store = CheckpointFile(tmp_path / "x.ckpt", 0)
     stops = iter([False, False, False, True])
-    first = stylize_result(content, style, s, should_stop=lambda: next(stops), checkpoint=store)
+    first = stylize_result(content, style, s, Hooks(should_stop=lambda: next(stops), checkpoint=store))
     assert first.interrupted and first.steps == 3
     saved = store.load()
     a = stylize_result(content, style, s, resume=saved)
@@ -78,7 +78,8 @@ def test_resume_refuses_another_run_and_a_missing_checkpoint(tmp_path: Path, sma
     assert r.returncode == 2 and "no checkpoint" in r.stderr and "Traceback" not in r.stderr
     content, style = Image.open(small_images[0]), Image.open(small_images[1])
     store = CheckpointFile(checkpoint_path(out), 0)
-    stylize_result(content, style, Settings(size=96, steps=2, scales=1), should_stop=lambda: True, checkpoint=store)
+    stylize_result(content, style, Settings(size=96, steps=2, scales=1),
+                   Hooks(should_stop=lambda: True, checkpoint=store))
     assert store.path.exists()
     r = stylo(small_images, out, "--resume", "--style-weight", "7")
     assert r.returncode == 2 and "another run" in r.stderr
@@ -122,8 +123,8 @@ def test_a_crafted_checkpoint_is_refused_before_it_is_used(tmp_path: Path, small
     out = tmp_path / "x.png"
     store = CheckpointFile(checkpoint_path(out), 0)
     stops = iter([False, True])
-    stylize_result(content, style, Settings(size=32, steps=2, scales=1, seed=0), should_stop=lambda: next(stops),
-                   checkpoint=store)
+    stylize_result(content, style, Settings(size=32, steps=2, scales=1, seed=0),
+                   Hooks(should_stop=lambda: next(stops), checkpoint=store))
     data = torch.load(store.path, weights_only=True)
     damage(data)
     torch.save(data, store.path)
@@ -138,8 +139,8 @@ def test_an_intact_checkpoint_of_the_same_run_resumes(tmp_path: Path, small_imag
     out = tmp_path / "x.png"
     store = CheckpointFile(checkpoint_path(out), 0)
     stops = iter([False, True])
-    stylize_result(content, style, Settings(size=32, steps=2, scales=1, seed=0), should_stop=lambda: next(stops),
-                   checkpoint=store)
+    stylize_result(content, style, Settings(size=32, steps=2, scales=1, seed=0),
+                   Hooks(should_stop=lambda: next(stops), checkpoint=store))
     assert main(["run", str(small_images[0]), str(small_images[1]), "-o", str(out), *CRAFTED]) == 0, \
         capsys.readouterr().err
     assert Image.open(out).size == (32, 24) and not store.path.exists()
@@ -153,7 +154,7 @@ def test_an_adam_checkpoint_is_checked_too(tmp_path: Path, small_images) -> None
     store = CheckpointFile(tmp_path / "a.ckpt", 0)
     stops = iter([False, True])
     stylize_result(content, style, Settings(size=32, steps=2, scales=1, seed=0, optimizer="adam"),
-                   should_stop=lambda: next(stops), checkpoint=store)
+                   Hooks(should_stop=lambda: next(stops), checkpoint=store))
     data = torch.load(store.path, weights_only=True)
     assert Checkpoint.from_dict(data).state["kind"] == "adam"  # what stylo writes passes
     data["state"]["adam"]["param_groups"][0]["betas"] = "xy"

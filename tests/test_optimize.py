@@ -22,7 +22,7 @@ def images(small_images: tuple[Path, Path]) -> tuple[Image.Image, Image.Image]:
 def test_end_to_end_on_real_weights_loss_falls(small_images, vgg19) -> None:
     content, style = images(small_images)
     steps: list[optimize.Step] = []
-    result = optimize.stylize_result(content, style, TINY, on_step=steps.append, net=vgg19)
+    result = optimize.stylize_result(content, style, TINY, optimize.Hooks(on_step=steps.append), net=vgg19)
     assert result.image.size == (64, 48) and result.image.mode == "RGB"
     assert [s.step for s in steps] == list(range(1, 7)) and steps[-1].total_steps == 6
     assert result.loss < 0.5 * steps[0].loss  # the style term falls fast from the content image
@@ -35,8 +35,8 @@ def test_end_to_end_on_real_weights_loss_falls(small_images, vgg19) -> None:
 def test_multiscale_levels_are_coarse_to_fine(small_images, tiny) -> None:
     content, style = images(small_images)
     sizes: list[tuple[int, int]] = []
-    result = optimize.stylize_result(content, style, TINY.replace(scales=2, size=96), lambda s: sizes.append(s.size),
-                                     net=tiny)
+    result = optimize.stylize_result(content, style, TINY.replace(scales=2, size=96),
+                                     optimize.Hooks(on_step=lambda s: sizes.append(s.size)), net=tiny)
     assert sizes[0] == (48, 36) and sizes[-1] == (96, 72) and len(sizes) == 3 + 6
     assert result.image.size == (96, 72)
 
@@ -45,8 +45,9 @@ def test_the_starting_picture_is_offered_once_before_the_first_step(small_images
     content, style = images(small_images)
     events: list[tuple[str, object]] = []
     s = TINY.replace(scales=2, size=96, steps=2, coarse_steps=2)
-    optimize.stylize_result(content, style, s, lambda step: events.append(("step", step.step)), net=tiny,
-                            on_start=lambda image: events.append(("start", image)))
+    hooks = optimize.Hooks(on_step=lambda step: events.append(("step", step.step)),
+                           on_start=lambda image: events.append(("start", image)))
+    optimize.stylize_result(content, style, s, hooks, net=tiny)
     assert [kind for kind, _ in events] == ["start"] + ["step"] * 4
     start = events[0][1]
     assert isinstance(start, Image.Image) and start.size == (48, 36)  # the first level's start: here the photo
@@ -60,7 +61,7 @@ def test_the_feedforward_start_is_the_preview(small_images, tiny) -> None:
     content, style = images(small_images)
     seen: list[Image.Image] = []
     s = TINY.replace(init="feedforward", init_lowpass=1, steps=1)
-    optimize.stylize_result(content, style, s, net=tiny, on_start=seen.append)
+    optimize.stylize_result(content, style, s, optimize.Hooks(on_start=seen.append), net=tiny)
     size = seen[0].size
     painted = feedforward(content.resize(size, Image.Resampling.LANCZOS),
                           [style.resize(optimize.style_size_for(style, size, s, 1.0), Image.Resampling.LANCZOS)], [1.0])
@@ -89,8 +90,8 @@ def test_skipped_levels_hand_their_steps_to_the_first_level_kept(small_images, t
 def test_stop_request_returns_current_image_at_full_size(small_images, tiny) -> None:
     content, style = images(small_images)
     calls = []
-    result = optimize.stylize_result(content, style, TINY.replace(scales=2, size=96), calls.append,
-                                     should_stop=lambda: len(calls) >= 2, net=tiny)
+    hooks = optimize.Hooks(on_step=calls.append, should_stop=lambda: len(calls) >= 2)
+    result = optimize.stylize_result(content, style, TINY.replace(scales=2, size=96), hooks, net=tiny)
     assert result.interrupted and result.steps == 2 and result.image.size == (96, 72)
 
 
@@ -126,7 +127,8 @@ def test_two_identical_styles_equal_one(small_images, tiny) -> None:
 def test_every_option_optimizes(small_images, tiny_everywhere, changes: dict) -> None:
     content, style = images(small_images)
     history: list[float] = []
-    result = optimize.stylize_result(content, style, TINY.replace(**changes), lambda s: history.append(s.loss))
+    result = optimize.stylize_result(content, style, TINY.replace(**changes),
+                                     optimize.Hooks(on_step=lambda s: history.append(s.loss)))
     assert np.isfinite(result.loss) and min(history[1:]) < history[0]
 
 
@@ -147,8 +149,8 @@ def test_time_left_is_estimated_from_measured_steps_weighted_by_pixels(small_ima
 
     content, style = images(small_images)
     steps: list[optimize.Step] = []
-    optimize.stylize_result(content, style, TINY.replace(scales=2, size=96, coarse_steps=4, steps=4), steps.append,
-                            net=tiny)
+    optimize.stylize_result(content, style, TINY.replace(scales=2, size=96, coarse_steps=4, steps=4),
+                            optimize.Hooks(on_step=steps.append), net=tiny)
     level1 = [s for s in steps if s.scale == 1]
     assert all(math.isnan(s.eta) for s in level1[: optimize.ETA_MIN_STEPS - 1])  # "estimating…"
     measured = level1[optimize.ETA_MIN_STEPS - 1]

@@ -14,21 +14,23 @@ _LAZY = {
     "stylize": "stylo.optimize",
     "stylize_result": "stylo.optimize",
     "Step": "stylo.optimize",
+    "Hooks": "stylo.optimize",
+    "VideoInputs": "stylo.optimize",
     "Result": "stylo.optimize",
     "Settings": "stylo.config",
     "StyloError": "stylo.errors",
     "load_backbone": "stylo.backbones",
     "open_image": "stylo.image",
 }
-__all__ = ["Result", "Settings", "Step", "StyloError", "__version__", "load_backbone", "open_image", "stylize",
-           "stylize_result"]
+__all__ = ["Hooks", "Result", "Settings", "Step", "StyloError", "VideoInputs", "__version__", "load_backbone",
+           "open_image", "stylize", "stylize_result"]
 
 if TYPE_CHECKING:
     from stylo.backbones import load_backbone
     from stylo.config import Settings
     from stylo.errors import StyloError
     from stylo.image import open_image
-    from stylo.optimize import Result, Step, stylize, stylize_result
+    from stylo.optimize import Hooks, Result, Step, VideoInputs, stylize, stylize_result
 
 
 def __getattr__(name: str) -> Any:

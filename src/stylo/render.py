@@ -17,14 +17,13 @@ from typing import Any
 
 from PIL import Image
 
-from stylo.checkpoint import CheckpointFile, check_fits, checkpoint_path
+from stylo.checkpoint import CheckpointFile, checkpoint_path
 from stylo.config import Settings
 from stylo.errors import RunError, StyloError
 from stylo.files import regular_file, shown
-from stylo.image import NAME_MAX, check_output_path, fit_long_side, open_image, save_png
-from stylo.layers import min_side
+from stylo.image import NAME_MAX, check_output_path, open_image, save_png
 from stylo.manifest import build_manifest
-from stylo.optimize import Result, Step, blend_weights, scale_sizes, steps_per_level, stylize_result
+from stylo.optimize import Hooks, Result, Step, blend_weights, stylize_result
 
 
 @dataclass(frozen=True)
@@ -103,14 +102,6 @@ def check_checkpoint_path(path: Path, resume: bool) -> None:
         raise StyloError(f"the checkpoint {shown(path)} is a directory; move it away or choose another output")
 
 
-def expected_levels(content: Image.Image, s: Settings) -> list[tuple[tuple[int, int], int]]:
-    """(size, steps) of each pyramid level the engine will run for ``content``: what a checkpoint must fit.
-    (The engine's own rule: ``optimize.scale_sizes`` and ``optimize.steps_per_level``.)"""
-    final = fit_long_side(content.size, s.size)
-    sizes = scale_sizes(final, s.scales, min_side(s.model, (*s.content_layers, *s.style_layers)), s.coarsest)
-    return list(zip(sizes, steps_per_level(s, len(sizes))))
-
-
 def save_result(image: Image.Image, output: Path, manifest: dict[str, Any]) -> Path:
     """Save atomically; if that fails (a full disk, a file too large), keep the image in the temporary
     folder and raise a :class:`RunError` that names where it is."""
@@ -167,17 +158,10 @@ def render(job: Job, on_step: Callable[[Step], object] | None = None, should_sto
     store = None
     if job.checkpoint_every is not None or job.resume:
         store = CheckpointFile(checkpoint_path(job.output), job.checkpoint_every or 0.0)
-    resume = store.load() if store is not None and job.resume else None
-    if resume is not None:
-        try:
-            check_fits(resume, expected_levels(content, job.settings))
-        except StyloError as exc:
-            raise StyloError(f"the checkpoint {shown(checkpoint_path(job.output))} does not fit this run ({exc}): "
-                             "it belongs to another run (other settings or input images) or is damaged; resume with "
-                             "the same ones, or start again without --resume") from None
-    result = stylize_result(content, styles, job.settings, step, should_stop, masks=masks,
-                            checkpoint=store if job.checkpoint_every is not None else None, resume=resume,
-                            on_start=on_start)
+    resume = store.load() if store is not None and job.resume else None  # stylize_result checks that it fits
+    hooks = Hooks(on_step=step, on_start=on_start, should_stop=should_stop,
+                  checkpoint=store if job.checkpoint_every is not None else None)
+    result = stylize_result(content, styles, job.settings, hooks, masks=masks, resume=resume)
     labels = job.labels or (job.content.name, *(p.name for p in job.styles))
     manifest = build_manifest(job.settings, result, labels[0], labels[1:], [p.name for p in job.masks])
     save_result(result.image, job.output, manifest)

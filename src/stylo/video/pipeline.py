@@ -26,7 +26,7 @@ from stylo.config import Settings
 from stylo.errors import StyloError
 from stylo.files import read_bounded, shown
 from stylo.image import atomic_write, save_png
-from stylo.optimize import Result, stylize_result
+from stylo.optimize import Hooks, Result, VideoInputs, stylize_result
 from stylo.plan import run_seed
 from stylo.video.flow import warp_previous
 
@@ -145,7 +145,7 @@ def stylize_frame(frame: Image.Image, last_frame: Image.Image | None, previous: 
     """One frame: the first on the full schedule; a later one from the warped previous result, with the
     temporal term where the flow holds. ``temporal_weight = 0`` is the baseline: every frame on its own."""
     if last_frame is None or previous is None or s.temporal_weight == 0:
-        return stylize_result(frame, list(styles), s, should_stop=should_stop)
+        return stylize_result(frame, list(styles), s, Hooks(should_stop=should_stop))
     import torch
 
     from stylo.image import fit_long_side
@@ -154,8 +154,8 @@ def stylize_frame(frame: Image.Image, last_frame: Image.Image | None, previous: 
     small = frame.resize(size, Image.Resampling.LANCZOS)
     warped, mask = warp_previous(previous, small, last_frame)
     start = Image.composite(warped, fresh_start(small, styles, s), Image.fromarray((mask * 255).astype("uint8")))
-    return stylize_result(frame, list(styles), later_settings(s), should_stop=should_stop, start=start,
-                          temporal=(warped, torch.from_numpy(mask)[None, None]))
+    video = VideoInputs(start=start, temporal=(warped, torch.from_numpy(mask)[None, None]))
+    return stylize_result(frame, list(styles), later_settings(s), Hooks(should_stop=should_stop), video=video)
 
 
 def fresh_start(frame: Image.Image, styles: Sequence[Image.Image], s: Settings) -> Image.Image:

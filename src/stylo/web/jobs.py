@@ -130,7 +130,7 @@ class JobQueue:
         from fractions import Fraction
 
         from stylo.image import open_image, save_png
-        from stylo.optimize import stylize_result
+        from stylo.optimize import Hooks, stylize_result
         from stylo.video.flow import warping_error
         from stylo.video.io import read_clip, write_video
         from stylo.video.pipeline import stylize_frame
@@ -150,7 +150,8 @@ class JobQueue:
         for i, frame in enumerate(frames):
             began = time.monotonic()
             if i == 0:
-                result = stylize_result(frame, styles, s, progress.on_step, stop, on_start=progress.on_start)
+                hooks = Hooks(on_step=progress.on_step, on_start=progress.on_start, should_stop=stop)
+                result = stylize_result(frame, styles, s, hooks)
             else:
                 result = stylize_frame(frame, frames[i - 1], outputs[-1], styles, s, stop)
             if result.interrupted:
