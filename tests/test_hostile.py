@@ -20,16 +20,14 @@ from PIL import Image, PngImagePlugin
 from stylo.cli import build_parser, main, settings_from_args
 from stylo.experiments import sweep
 
-TINY = ["--size", "32", "--steps", "1", "--scales", "1", "--seed", "0", "--quiet"]
+from .test_reliability import TINY
+from .test_reliability import cli as run_cli
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse's own errors
-        code = int(exc.code or 0)
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and err.count("\n") == 1, err  # one line
+    """``stylo ARGV`` in this process: its exit status and stderr, which must be one line and no traceback."""
+    code, err = run_cli(capsys, *argv)
+    assert err.count("\n") == 1, err
     return code, err
 
 

@@ -42,10 +42,12 @@ def test_the_previous_handlers_come_back() -> None:
         raise AssertionError("not called")
 
     before = signal.signal(signal.SIGTERM, mine)
+    interrupt = signal.getsignal(signal.SIGINT)  # Python's default, or SIG_IGN in a background job
     try:
         with StopFlag():
             assert signal.getsignal(signal.SIGTERM) is not mine
+            assert signal.getsignal(signal.SIGINT) is not interrupt
         assert signal.getsignal(signal.SIGTERM) is mine
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is interrupt
     finally:
         signal.signal(signal.SIGTERM, before)
