@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -153,9 +154,10 @@ def test_a_run_refused_by_the_engine_leaves_no_frames_folder(tmp_path: Path, sty
 
 # 4. the video is written atomically: a failed write keeps the old file ---------------------------------------
 
-@pytest.fixture
+@contextmanager
 def file_size_limit() -> Iterator[None]:
-    """Writes past 2 KB fail with EFBIG, as they would with ENOSPC on a full disk."""
+    """Writes past 2 KB fail with EFBIG, as they would with ENOSPC on a full disk. The limit holds for the whole
+    process, so it is lifted inside the test, before pytest writes its report (to a log file larger than that)."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
@@ -168,13 +170,12 @@ def file_size_limit() -> Iterator[None]:
         signal.signal(signal.SIGXFSZ, previous)
 
 
-def test_a_video_write_that_fails_keeps_the_old_file(tmp_path: Path, finished: Path,
-                                                     file_size_limit: None) -> None:
+def test_a_video_write_that_fails_keeps_the_old_file(tmp_path: Path, finished: Path) -> None:
     frames = [Image.open(p).convert("RGB") for p in sorted((finished / "out_frames").glob("*.png"))] * 4
     out = tmp_path / "out.mp4"
     shutil.copyfile(finished / "out.mp4", out)
     old = out.read_bytes()
-    with pytest.raises(RunError, match="cannot write the video .*: File too large"):
+    with pytest.raises(RunError, match="cannot write the video .*: File too large"), file_size_limit():
         write_video(frames, out, Fraction(8))
     assert out.read_bytes() == old and os.listdir(tmp_path) == ["out.mp4"]  # no temporary file left
 

@@ -178,7 +178,8 @@ def interrupted(folder: Path, total: int, chunked: bool) -> int:
         kept = f"the chunks' finished frames are kept in {shown(folder / 'chunks')}"
     else:
         done = sum(1 for p in folder.iterdir() if FRAME_NAME.fullmatch(p.name)) if folder.is_dir() else 0
-        kept = f"{done} of {total} frames finished and kept in {shown(folder)}"
+        kept = f"{done} of {total} frames finished and kept in {shown(folder)}" if done else \
+            f"no frame of {total} was finished"
     print(f"stylo: interrupted; {kept}; rerun the same command to continue", file=sys.stderr)
     return EXIT_INTERRUPTED
 
