@@ -52,8 +52,8 @@ from stylo.start import VideoInputs, first_image, initial_image, keep_low_freque
 
 __all__ = [  # the API, and the names of the engine's parts that moved out of this module
     "ETA_MIN_STEPS", "SCALE_RATIO", "STYLE_ZOOM", "Hooks", "Level", "Result", "Step", "VideoInputs",
-    "backbone_for", "blend_weights", "initial_image", "keep_low_frequencies", "level_plans", "prepare_level",
-    "scale_sizes", "steps_per_level", "style_masks", "style_size_for", "stylize", "stylize_result",
+    "backbone_for", "blend_weights", "check_style_counts", "initial_image", "keep_low_frequencies", "level_plans",
+    "prepare_level", "scale_sizes", "steps_per_level", "style_masks", "style_size_for", "stylize", "stylize_result",
     "upsample_with_detail",
 ]
 
@@ -186,13 +186,20 @@ def backbone_for(s: Settings) -> VGGFeatures:
     return shared_backbone(s.model, s.weights, s.pooling, last=deepest_layer(s.model, layers).name)
 
 
+def check_style_counts(s: Settings, n_styles: int) -> None:
+    """``style_blend`` and ``style_scale`` hold one value per style image, or a one-line :class:`StyloError`
+    naming the setting (the engine's check, made by the studio before it queues a run)."""
+    images = f"{n_styles} style image{'s' if n_styles != 1 else ''}"
+    for name, values, what in (("style_blend", s.style_blend, "weights"), ("style_scale", s.style_scale, "values")):
+        if values is not None and len(values) != n_styles:
+            raise StyloError(f"{len(values)} {name} {what} given for {images}", settings=(name,))
+
+
 def blend_weights(s: Settings, n_styles: int) -> list[float]:
     """Each style's share of the style loss: ``style_blend`` normalized to sum 1, or equal shares."""
+    check_style_counts(s, n_styles)
     if s.style_blend is None:
         return [1.0 / n_styles] * n_styles
-    if len(s.style_blend) != n_styles:
-        raise StyloError(f"{len(s.style_blend)} style_blend weights given for {n_styles} style images",
-                         settings=("style_blend",))
     total = sum(s.style_blend)
     return [w / total for w in s.style_blend]
 
@@ -204,11 +211,7 @@ def _style_list(style: Image.Image | torch.Tensor | Sequence[Image.Image | torch
     styles: list[Image.Image | torch.Tensor] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
     if not styles:
         raise StyloError("at least one style image is needed")
-    blend = blend_weights(s, len(styles))
-    if s.style_scale is not None and len(s.style_scale) != len(styles):
-        raise StyloError(f"{len(s.style_scale)} style_scale values given for {len(styles)} style images",
-                         settings=("style_scale",))
-    return styles, blend
+    return styles, blend_weights(s, len(styles))
 
 
 def _deliver(image: torch.Tensor, inputs: Inputs, final: tuple[int, int], s: Settings) -> Image.Image:

@@ -37,14 +37,9 @@ def check_runnable(s: Settings, content_size: tuple[int, int], n_styles: int = 1
     """The levels of a run of ``s`` on a content image of ``content_size``; a :class:`StyloError` in the page's
     words for anything the engine would refuse once started (blend weights, device, precision, sizes)."""
     from stylo.device import resolve_device, resolve_precision
-    from stylo.optimize import level_plans, scale_sizes, steps_per_level
+    from stylo.optimize import check_style_counts, level_plans, scale_sizes, steps_per_level
 
-    if s.style_blend is not None and len(s.style_blend) != n_styles:
-        raise StyloError(f"{len(s.style_blend)} style_blend weights given for {n_styles} style image"
-                         f"{'s' if n_styles > 1 else ''}: the studio blends no styles", settings=("style_blend",))
-    if s.style_scale is not None and len(s.style_scale) != n_styles:
-        raise StyloError(f"{len(s.style_scale)} style_scale values given for {n_styles} style image",
-                         settings=("style_scale",))
+    check_style_counts(s, n_styles)
     minimum = min_side(s.model, (*s.content_layers, *s.style_layers))
     final = fit_long_side(content_size, s.size)
     if min(final) < minimum:
