@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import nullcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -105,8 +104,8 @@ def check_apart(source: Path, folder: Path) -> None:
                          "choose another -o")
 
 
-def cmd_video(args: argparse.Namespace, settings: Any, stop: StopFlag | None = None) -> int:
-    """``stylo video``. Ctrl-C and SIGTERM (through ``stop``, the CLI's, or one of its own): after the current
+def cmd_video(args: argparse.Namespace, settings: Any, stop: StopFlag) -> int:
+    """``stylo video``. Ctrl-C and SIGTERM (through the CLI's ``stop``): after the current
     step while frames are computed, at once otherwise; exit 130 with one line that says which frames were kept."""
     from stylo.video.extras import require_video_extras
 
@@ -117,31 +116,30 @@ def cmd_video(args: argparse.Namespace, settings: Any, stop: StopFlag | None = N
 
     folder = frames_folder(args)
     source, out = Path(args.input), Path(args.output)
-    with nullcontext(stop) if stop is not None else StopFlag() as stop:
-        styles = [open_image(regular_file(p, "style image"), "style image") for p in args.styles]
-        first, last = args.frames
-        clip = read_clip(source, first, last, max_frames=MAX_FRAMES + 1)
-        if len(clip.frames) > MAX_FRAMES:
-            raise StyloError(f"the clip has more than {MAX_FRAMES} frames; stylize a part of it (--frames A:B)")
-        fps = args.fps if args.fps is not None else clip.fps
-        if is_video_file(out):
-            output_format(out, fps)
-        chunked = args.executor != "local" or args.workers != 1
-        key = frames_key(clip.frames, styles, settings,
-                         {"first": first, "chunks": [args.chunk, args.overlap] if chunked else None})
-        if chunked:
-            claim_folder(folder, key)
-        else:
-            check_folder(folder, key)  # stylize_frames writes the key with the first frame
-        try:
-            written = stylize_clip(args, settings, clip, styles, folder, stop, key)
-        except KeyboardInterrupt:
-            written = []
-        if len(written) < len(clip.frames):
-            return interrupted(folder, len(clip.frames), chunked)
-        audio = source if args.frames == (0, None) and clip.has_audio else None
-        if is_video_file(out) and encode(out, written, fps, audio, folder, stop):
-            return EXIT_INTERRUPTED
+    styles = [open_image(regular_file(p, "style image"), "style image") for p in args.styles]
+    first, last = args.frames
+    clip = read_clip(source, first, last, max_frames=MAX_FRAMES + 1)
+    if len(clip.frames) > MAX_FRAMES:
+        raise StyloError(f"the clip has more than {MAX_FRAMES} frames; stylize a part of it (--frames A:B)")
+    fps = args.fps if args.fps is not None else clip.fps
+    if is_video_file(out):
+        output_format(out, fps)
+    chunked = args.executor != "local" or args.workers != 1
+    key = frames_key(clip.frames, styles, settings,
+                     {"first": first, "chunks": [args.chunk, args.overlap] if chunked else None})
+    if chunked:
+        claim_folder(folder, key)
+    else:
+        check_folder(folder, key)  # stylize_frames writes the key with the first frame
+    try:
+        written = stylize_clip(args, settings, clip, styles, folder, stop, key)
+    except KeyboardInterrupt:
+        written = []
+    if len(written) < len(clip.frames):
+        return interrupted(folder, len(clip.frames), chunked)
+    audio = source if args.frames == (0, None) and clip.has_audio else None
+    if is_video_file(out) and encode(out, written, fps, audio, folder, stop):
+        return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"stylo: wrote {shown(out)} ({len(written)} frames; frames kept in {shown(folder)})", file=sys.stderr)
     return 0
