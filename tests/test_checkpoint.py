@@ -101,6 +101,16 @@ def _nan_pixel(d: dict) -> None:
     d["state"]["x"][0, 0, 0, 0] = float("nan")
 
 
+def checkpoint_after_one_step(small_images, out: Path) -> CheckpointFile:
+    """A 32 px run of the same settings as CRAFTED, stopped after its first step: its checkpoint beside ``out``."""
+    content, style = Image.open(small_images[0]), Image.open(small_images[1])
+    store = CheckpointFile(checkpoint_path(out), 0)
+    stops = iter([False, True])
+    stylize_result(content, style, Settings(size=32, steps=2, scales=1, seed=0),
+                   Hooks(should_stop=lambda: next(stops), checkpoint=store))
+    return store
+
+
 @pytest.mark.parametrize(("damage", "message"), [
     (lambda d: d.update(level=99), "its level is not an integer between 0 and 7"),
     (lambda d: d.update(level=1), "its pyramid level 2 is not one of this run's 1"),
@@ -119,12 +129,8 @@ def _nan_pixel(d: dict) -> None:
 ])
 def test_a_crafted_checkpoint_is_refused_before_it_is_used(tmp_path: Path, small_images, capsys, damage,
                                                            message: str) -> None:
-    content, style = Image.open(small_images[0]), Image.open(small_images[1])
     out = tmp_path / "x.png"
-    store = CheckpointFile(checkpoint_path(out), 0)
-    stops = iter([False, True])
-    stylize_result(content, style, Settings(size=32, steps=2, scales=1, seed=0),
-                   Hooks(should_stop=lambda: next(stops), checkpoint=store))
+    store = checkpoint_after_one_step(small_images, out)
     data = torch.load(store.path, weights_only=True)
     damage(data)
     torch.save(data, store.path)
@@ -135,12 +141,8 @@ def test_a_crafted_checkpoint_is_refused_before_it_is_used(tmp_path: Path, small
 
 
 def test_an_intact_checkpoint_of_the_same_run_resumes(tmp_path: Path, small_images, capsys) -> None:
-    content, style = Image.open(small_images[0]), Image.open(small_images[1])
     out = tmp_path / "x.png"
-    store = CheckpointFile(checkpoint_path(out), 0)
-    stops = iter([False, True])
-    stylize_result(content, style, Settings(size=32, steps=2, scales=1, seed=0),
-                   Hooks(should_stop=lambda: next(stops), checkpoint=store))
+    store = checkpoint_after_one_step(small_images, out)
     assert main(["run", str(small_images[0]), str(small_images[1]), "-o", str(out), *CRAFTED]) == 0, \
         capsys.readouterr().err
     assert Image.open(out).size == (32, 24) and not store.path.exists()
