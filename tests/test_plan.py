@@ -29,19 +29,26 @@ def test_settings_are_the_same_on_every_machine(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_plan_refuses_a_size_that_does_not_fit_with_the_size_that_would() -> None:
-    from stylo.optimize import level_plans, scale_sizes
-
     s = Settings(size=12000, max_memory="2G")
     with pytest.raises(StyloError, match=rf"at most {budget.max_side(2 * budget.GIB)} px") as info:
-        level_plans(s, scale_sizes((12000, 9000), 2, 16, 256), plan_device())
+        plan.plan_run(s, (12000, 9000))
     assert info.value.settings == ("size", "max_memory")
-    assert level_plans(Settings(size=512, max_memory="2G"), [(512, 384)], plan_device())[0].tile is None
+    fits = plan.plan_run(Settings(size=512, max_memory="2G"), (1024, 768))
+    assert [p.tile for p in fits.levels] == [None, None] and fits.budget == 2 * budget.GIB
 
 
-def plan_device():
-    import torch
-
-    return torch.device("cpu")
+def test_the_plan_holds_what_the_run_decides_before_its_first_step() -> None:
+    """Device, precision, seed, levels, steps and each level's tiling: asked of the runtime, not of the settings."""
+    s = Settings(size=512, scales=2, steps=7, coarse_steps=3, max_memory="1G", device="cpu", precision="fp32")
+    run = plan.plan_run(s, (1000, 750), seed=42)
+    assert (str(run.device), run.autocast, run.precision, run.seed) == ("cpu", None, "fp32", 42)
+    assert run.sizes == [(256, 192), (512, 384)] and run.steps == [3, 7] and run.total_steps == 10
+    assert run.minimum == 16 and run.bytes == max(p.bytes for p in run.levels) > budget.FIXED_BYTES
+    tiled = plan.plan_run(s, (1000, 750), plan.Runtime("cpu", "bf16", "1G", tile=128))
+    assert tiled.autocast is not None and [p.tile for p in tiled.levels] == [128, 128]
+    assert plan.plan_run(s.replace(seed=None), (1000, 750), repeatable=True).seed == plan.REPEATABLE_SEED
+    with pytest.raises(StyloError, match="content image at size 512 is too small: 512x5 px"):
+        plan.plan_run(s, (4000, 40))
 
 
 def test_a_seed_is_kept_fixed_for_repeatable_runs_and_drawn_otherwise() -> None:

@@ -20,6 +20,7 @@ from stylo.config import Settings
 from stylo.errors import RunError
 from stylo.image import to_pil
 from stylo.objective import LossParts, Objective
+from stylo.plan import RunPlan
 from stylo.steppers import PIXEL_SCALE, Stepper, make_optimizer
 
 ETA_MIN_STEPS = 3  # steps of a level measured before the time left is estimated
@@ -66,16 +67,29 @@ class Hooks:
 
 @dataclass(frozen=True)
 class Schedule:
-    """What is fixed for one run before its first step: the settings, each level's (width, height), steps and
-    plan (tiling and L-BFGS history within the memory budget), the seed, and the key that ties its checkpoints
+    """What is fixed for one run before its first step: the settings, the run's plan (stylo.plan: each level's
+    (width, height), steps and tiling within the memory budget, the seed) and the key that ties its checkpoints
     to its settings and inputs."""
 
     settings: Settings
-    sizes: list[tuple[int, int]]
-    steps: list[int]  # per level (stylo.pyramid.steps_per_level)
-    plans: list[Plan]
-    seed: int
+    plan: RunPlan
     key: str = ""
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        return self.plan.sizes
+
+    @property
+    def steps(self) -> list[int]:
+        return self.plan.steps
+
+    @property
+    def plans(self) -> list[Plan]:
+        return self.plan.levels
+
+    @property
+    def seed(self) -> int:
+        return self.plan.seed
 
     @property
     def total_steps(self) -> int:

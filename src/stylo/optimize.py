@@ -26,17 +26,14 @@ from PIL import Image
 
 from stylo import color
 from stylo.backbones import VGGFeatures, shared_backbone
-from stylo.budget import Plan, max_side, plan
 from stylo.checkpoint import Checkpoint, check_fits, run_key
 from stylo.config import Settings, as_settings
-from stylo.device import resolve_device, resolve_precision
 from stylo.errors import StyloError
-from stylo.image import as_image, check_min_side, fit_long_side, resize, to_pil, to_tensor
-from stylo.layers import Geometry, deepest_layer
-from stylo.layers import geometry as named_geometry
+from stylo.image import as_image, check_min_side, resize, to_pil, to_tensor
+from stylo.layers import deepest_layer
 from stylo.loop import ETA_MIN_STEPS, Hooks, Progress, Scale, Schedule, Step, run_scale
 from stylo.objective import LossParts, Objective, compute_targets
-from stylo.plan import memory_budget, run_seed
+from stylo.plan import plan_run
 from stylo.pyramid import (
     SCALE_RATIO,
     STYLE_ZOOM,
@@ -52,7 +49,7 @@ from stylo.start import VideoInputs, first_image, initial_image, keep_low_freque
 
 __all__ = [  # the API, and the names of the engine's parts that moved out of this module
     "ETA_MIN_STEPS", "SCALE_RATIO", "STYLE_ZOOM", "Hooks", "Level", "Result", "Step", "VideoInputs",
-    "backbone_for", "blend_weights", "check_style_counts", "initial_image", "keep_low_frequencies", "level_plans",
+    "backbone_for", "blend_weights", "check_style_counts", "initial_image", "keep_low_frequencies",
     "prepare_level", "scale_sizes", "steps_per_level", "style_masks", "style_size_for", "stylize", "stylize_result",
     "upsample_with_detail",
 ]
@@ -160,26 +157,6 @@ def _check_resume(resume: Checkpoint, key: str, sizes: Sequence[tuple[int, int]]
                          "without resuming") from None
 
 
-def level_plans(s: Settings, sizes: Sequence[tuple[int, int]], device: torch.device,
-                geometry: Geometry | None = None) -> list[Plan]:
-    """Each level's tiling and L-BFGS history within the memory budget (``max_memory``, or a share of the
-    RAM, or of the GPU's memory on a GPU); a one-line error naming the size that fits if one does not."""
-    budget = memory_budget(s.max_memory, device)
-    layers = (*s.content_layers, *s.style_layers)
-    geometry = geometry or named_geometry(s.model)  # the backbone's; by default the named VGG's
-    margin, grid = geometry.halo(layers), geometry.min_side(layers)
-    plans = [plan(w, h, budget, margin, grid, s.tile) for w, h in sizes]
-    limit = max_side(budget, margin)
-    if any(p is None for p in plans):
-        w, h = sizes[-1]
-        raise StyloError(f"size {s.size} needs more memory than max_memory allows: at most {limit} px on the long "
-                         f"side (asked: {w}×{h} px)", settings=("size", "max_memory"))
-    if s.style_size is not None and s.style_size > limit:
-        raise StyloError(f"style_size {s.style_size} needs more memory than max_memory allows: at most {limit} px",
-                         settings=("style_size", "max_memory"))
-    return cast(list[Plan], plans)
-
-
 def backbone_for(s: Settings) -> VGGFeatures:
     """The process-wide network for ``s``: its model, weights and pooling, cut after its deepest layer."""
     layers = (*s.content_layers, *s.style_layers)
@@ -254,29 +231,21 @@ def stylize_result(
     content_img = _prepare(content, "content image", minimum)
     style_imgs = [_prepare(img, "style image", minimum) for img in styles]
     inputs = Inputs(content_img, style_imgs, style_masks(masks, len(style_imgs)), blend)
-    final = fit_long_side(inputs.content.size, s.size)
-    check_min_side(final, minimum, f"content image at size {s.size}")
     key = run_key(s, [inputs.content, *inputs.styles, *(m for m in inputs.masks if m is not None)]) \
         if hooks.checkpoint is not None or resume is not None else ""
-    sizes = scale_sizes(final, s.scales, minimum, s.coarsest)
-    steps = steps_per_level(s, len(sizes))
+    run = plan_run(s, inputs.content.size, geometry=net.geometry, seed=resume.seed if resume is not None else None)
     if resume is not None:
-        _check_resume(resume, key, sizes, steps)
-    seed = resume.seed if resume is not None else run_seed(s.seed)
-    device = resolve_device(s.device)
-    autocast = resolve_precision(s.precision, device)
-    plans = level_plans(s, sizes, device, net.geometry)
-    net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    schedule = Schedule(s, sizes, steps, plans, seed, key)
+        _check_resume(resume, key, run.sizes, run.steps)
+    net = net.to(run.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     progress = Progress.resumed(resume)
-    image, parts = run_levels(inputs, Engine(net, device, autocast, minimum), schedule, hooks, progress, video,
-                              resume)
+    image, parts = run_levels(inputs, Engine(net, run.device, run.autocast, minimum), Schedule(s, run, key), hooks,
+                              progress, video, resume)
     nan = float("nan")
     return Result(
-        image=_deliver(image, inputs, final, s), seed=seed, steps=progress.step, interrupted=progress.interrupted,
-        loss=parts.total.item() if parts else nan, content_loss=parts.content.item() if parts else nan,
-        style_loss=parts.style.item() if parts else nan, elapsed=time.perf_counter() - progress.start,
-        device=str(device), precision=str(autocast).replace("torch.", "") if autocast else "fp32",
+        image=_deliver(image, inputs, run.sizes[-1], s), seed=run.seed, steps=progress.step,
+        interrupted=progress.interrupted, loss=parts.total.item() if parts else nan,
+        content_loss=parts.content.item() if parts else nan, style_loss=parts.style.item() if parts else nan,
+        elapsed=time.perf_counter() - progress.start, device=str(run.device), precision=run.precision,
         history=progress.history,
     )
 

@@ -36,8 +36,9 @@ class Level:
 def check_runnable(s: Settings, content_size: tuple[int, int], n_styles: int = 1) -> list[Level]:
     """The levels of a run of ``s`` on a content image of ``content_size``; a :class:`StyloError` in the page's
     words for anything the engine would refuse once started (blend weights, device, precision, sizes)."""
-    from stylo.device import resolve_device, resolve_precision
-    from stylo.optimize import check_style_counts, level_plans, scale_sizes, steps_per_level
+    from stylo.device import resolve_device
+    from stylo.optimize import check_style_counts
+    from stylo.plan import plan_run
 
     check_style_counts(s, n_styles)
     minimum = min_side(s.model, (*s.content_layers, *s.style_layers))
@@ -46,16 +47,15 @@ def check_runnable(s: Settings, content_size: tuple[int, int], n_styles: int = 1
         raise StyloError(f"at {page_label('size')} {s.size} this photo would be {final[0]}×{final[1]} px; the network "
                          f"needs at least {minimum} px a side: choose a larger {page_label('size')}",
                          settings=("size",))
-    device = resolve_device(s.device)
     try:
-        resolve_precision(s.precision, device)
+        run = plan_run(s, content_size, repeatable=True)  # no draw: the run draws its own when it is queued
     except StyloError as exc:
+        if "precision" not in exc.settings:
+            raise
+        device = resolve_device(s.device)
         raise StyloError(f"{exc} (this studio computes on its {device.type.upper()})",
                          settings=("precision",)) from None
-    sizes = scale_sizes(final, s.scales, minimum, s.coarsest)
-    plans = level_plans(s, sizes, device)
-    steps = steps_per_level(s, len(sizes))
-    return [Level(w, h, steps[i], p.cost, p.bytes) for i, ((w, h), p) in enumerate(zip(sizes, plans))]
+    return [Level(w, h, steps, p.cost, p.bytes) for (w, h), steps, p in zip(run.sizes, run.steps, run.levels)]
 
 
 class Speed:
