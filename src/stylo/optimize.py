@@ -46,6 +46,7 @@ from stylo.pyramid import (
     upsample_with_detail,
 )
 from stylo.start import VideoInputs, first_image, initial_image, keep_low_frequencies
+from stylo.terms import PixelTerm, Temporal
 
 __all__ = [  # the API, and the names of the engine's parts that moved out of this module
     "ETA_MIN_STEPS", "SCALE_RATIO", "STYLE_ZOOM", "Hooks", "Level", "Result", "Step", "VideoInputs",
@@ -95,12 +96,14 @@ def level_objective(level: Level, index: int, inputs: Inputs, engine: Engine, sc
     """The level's targets and objective; at the final size, a video frame's temporal term."""
     s, tile = schedule.settings, schedule.plans[index].tile
     targets = compute_targets(engine.net, s, level.content, level.styles, engine.autocast, level.masks, tile)
+    extra: list[tuple[PixelTerm, float]] = []
     if video is not None and video.temporal is not None and index == len(schedule.sizes) - 1:
         warped, mask = video.temporal
         size = schedule.sizes[index]
-        targets.temporal = (to_tensor(resize(warped, size, s.resample)).to(engine.device),
-                            F.interpolate(mask.to(engine.device), size=(size[1], size[0]), mode="area"))
-    return Objective(engine.net, targets, s, inputs.blend, engine.autocast, tile)
+        extra.append((Temporal(to_tensor(resize(warped, size, s.resample)).to(engine.device),
+                               F.interpolate(mask.to(engine.device), size=(size[1], size[0]), mode="area")),
+                      s.temporal_weight))
+    return Objective(engine.net, targets, s, inputs.blend, engine.autocast, tile, extra)
 
 
 def run_levels(inputs: Inputs, engine: Engine, schedule: Schedule, hooks: Hooks, progress: Progress,
