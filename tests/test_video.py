@@ -12,6 +12,7 @@ from PIL import Image
 
 from stylo.cli import main
 from stylo.config import Settings
+from stylo.events import StepEvent
 
 from .conftest import SAMPLES, require
 
@@ -99,13 +100,20 @@ def test_a_rerun_computes_only_the_missing_frames_and_repeats_them(tmp_path: Pat
     frames = pan(3)
     folder = tmp_path / "frames"
     first = stylize_frames(frames, [style], CLIP, folder)
-    kept = first[-1].read_bytes()
+    kept = np.asarray(Image.open(first[-1]))
     first[-1].unlink()  # as if killed before the last frame was saved
-    seen: list[FrameDone] = []
-    again = stylize_frames(frames, [style], CLIP, folder, seen.append)
-    assert [d.reused for d in seen] == [True, True, False]
-    assert again[-1].read_bytes() == kept  # the same frame as the uninterrupted run
+    stamps = [p.stat().st_mtime_ns for p in first[:-1]]
+    events: list[object] = []
+    again = stylize_frames(frames, [style], CLIP, folder, events.append)
+    seen = [e for e in events if isinstance(e, FrameDone)]
+    assert [d.reused for d in seen] == [True, True, False] and [d.index for d in seen] == [0, 1, 2]
+    assert [d.path for d in seen] == again == first
+    assert np.array_equal(np.asarray(Image.open(again[-1])), kept)  # the same frame as the uninterrupted run
+    assert [p.stat().st_mtime_ns for p in again[:-1]] == stamps  # reused frames are not rewritten
     assert seen[-1].fps > 0 and seen[-1].eta == 0
+    steps = [e for e in events if isinstance(e, StepEvent)]  # only the frame computed reports steps
+    assert {e.frame for e in steps} == {2} and [e.step.step for e in steps] == list(range(1, CLIP.steps + 1))
+    assert events.index(seen[-1]) > events.index(steps[-1])  # the frame is reported after its steps
 
 
 def make_clip(path: Path, frames: list[Image.Image], fps: int, audio: bool) -> None:

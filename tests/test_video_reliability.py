@@ -184,7 +184,7 @@ def test_a_full_disk_midway_keeps_the_old_video(tmp_path: Path, finished: Path, 
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     run = copy_of(finished, tmp_path)
-    old = (run / "out.mp4").read_bytes()
+    old, old_manifest = (run / "out.mp4").read_bytes(), (run / "out.json").read_bytes()
     real_write = video_io._CheckedWrites.write
     calls = []
 
@@ -208,8 +208,8 @@ def test_a_full_disk_midway_keeps_the_old_video(tmp_path: Path, finished: Path, 
     assert main(["video", str(run / "clip"), str(style_file), "-o", str(run / "out.mp4"), *TINY]) == 1
     err = one_line(capsys)
     assert "No space left on device" in err and "frames are kept in" in err
-    assert (run / "out.mp4").read_bytes() == old
-    assert sorted(p.name for p in run.iterdir()) == ["clip", "out.mp4", "out_frames"]
+    assert (run / "out.mp4").read_bytes() == old and (run / "out.json").read_bytes() == old_manifest
+    assert sorted(p.name for p in run.iterdir()) == ["clip", "out.json", "out.mp4", "out_frames"]
 
 
 # 6. a clip's size is checked from its header before decoding, and on every frame ----------------------------

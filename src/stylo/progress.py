@@ -1,4 +1,5 @@
-"""A terminal progress line fed by the engine's :class:`~stylo.optimize.Step` callback (stderr only)."""
+"""A terminal progress line fed by a job's :class:`~stylo.events.StepEvent` s (or the engine's
+:class:`~stylo.loop.Step` s), on stderr only."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import math
 import sys
 from typing import TextIO
 
-from stylo.optimize import Step
+from stylo.events import Event, StepEvent
+from stylo.loop import Step
 
 
 def format_duration(seconds: float) -> str:
@@ -34,7 +36,14 @@ class ProgressLine:
         self.tty = self.stream.isatty()
         self.width = 0
 
-    def __call__(self, step: Step) -> None:
+    def __call__(self, event: Event | Step) -> None:
+        """Show a step (a :class:`StepEvent`'s, or a :class:`Step`); other events are not steps."""
+        if isinstance(event, StepEvent):
+            event = event.step
+        if isinstance(event, Step):
+            self.show(event)
+
+    def show(self, step: Step) -> None:
         line = format_step(step)
         if self.tty:
             self.stream.write("\r" + line.ljust(self.width))

@@ -1,5 +1,6 @@
-"""The one pipeline of a job on files: open and validate the inputs, stylize, save atomically with the
-manifest, and evaluate. The CLI, batch and sweep cells and the studio's jobs all call :func:`render`.
+"""The one pipeline of a still job on files: open and validate the inputs, stylize, save atomically with the
+manifest, and evaluate. The CLI, batch and sweep cells and the studio's jobs all reach :func:`render` through
+:func:`stylo.jobs.run_job`.
 
 Progress and cancellation follow the engine's contract: ``on_step(Step)`` after every step, and
 ``should_stop()`` polled between steps. Nothing here prints.
@@ -40,6 +41,7 @@ class Job:
     save_every: int | None = None  # also save every N-th step as OUTPUT_frames/stepNNNNN.png
     checkpoint_every: float | None = None  # seconds between checkpoints OUTPUT.ckpt (0: every step); None: none
     resume: bool = False  # continue from OUTPUT.ckpt
+    evaluate: bool = False  # score the result (stylo.metrics) into Rendered.metrics
 
 
 @dataclass
@@ -137,9 +139,10 @@ def evaluate_blend(image: Image.Image, content: Image.Image, styles: Sequence[Im
 
 
 def render(job: Job, on_step: Callable[[Step], object] | None = None, should_stop: Callable[[], bool] | None = None,
-           evaluate: bool = False, on_start: Callable[[Image.Image], object] | None = None) -> Rendered:
-    """Run ``job`` and save its PNG; see the module docstring. Raises :class:`StyloError` for bad input
-    (before any compute) and :class:`RunError` for a failure while running or saving."""
+           evaluate: bool | None = None, on_start: Callable[[Image.Image], object] | None = None) -> Rendered:
+    """Run ``job`` and save its PNG; see the module docstring (``evaluate``: by default ``job.evaluate``).
+    Raises :class:`StyloError` for bad input (before any compute) and :class:`RunError` for a failure while
+    running or saving. :func:`stylo.jobs.run_job` wraps this in the events of every front end."""
     check_job(job)
     content = open_image(job.content, "content image")
     styles = [open_image(path, "style image") for path in job.styles]
@@ -167,6 +170,6 @@ def render(job: Job, on_step: Callable[[Step], object] | None = None, should_sto
     save_result(result.image, job.output, manifest)
     if store is not None and not result.interrupted:
         store.remove()
-    scored = evaluate and not result.interrupted
+    scored = (job.evaluate if evaluate is None else evaluate) and not result.interrupted
     metrics = evaluate_blend(result.image, content, styles, job.settings) if scored else {}
     return Rendered(result, job.output, manifest, metrics)

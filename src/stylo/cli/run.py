@@ -53,8 +53,9 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace, stop: StopFlag) -> int:
+    from stylo.jobs import StillJob, raise_failed, run_job
     from stylo.progress import ProgressLine
-    from stylo.render import Job, render
+    from stylo.render import Rendered
 
     settings = settings_from_args(args)
     if Path(args.content).is_dir():
@@ -64,17 +65,19 @@ def cmd_run(args: argparse.Namespace, stop: StopFlag) -> int:
     if args.executor != "local" or args.workers != 1 or args.ray_address:
         raise StyloError("--executor, --workers and --ray-address spread a folder of content images; "
                          "a single image runs here")
-    job = Job(Path(args.content), tuple(map(Path, args.styles)), Path(args.output), settings,
-              masks=tuple(map(Path, args.masks or ())), save_every=args.save_every,
-              checkpoint_every=args.checkpoint_every, resume=args.resume)
+    job = StillJob(Path(args.content), tuple(map(Path, args.styles)), Path(args.output), settings,
+                   masks=tuple(map(Path, args.masks or ())), save_every=args.save_every,
+                   checkpoint_every=args.checkpoint_every, resume=args.resume)
     progress = None if args.quiet else ProgressLine()
     try:
-        done = render(job, progress, stop.should_stop)
+        outcome = run_job(job, progress, stop.should_stop)
     except KeyboardInterrupt:  # before the first step (loading, targets), or a second signal
         _close(progress)
         print(f"stylo: interrupted before a step finished; {shown(job.output)} was not written", file=sys.stderr)
         return EXIT_INTERRUPTED
     _close(progress)
+    done = raise_failed(outcome).outcome
+    assert isinstance(done, Rendered)
     result = done.result
     if result.interrupted:
         print(f"stylo: interrupted after {result.steps} steps; saved the current image to {shown(job.output)}; "

@@ -1,4 +1,5 @@
-"""``stylo video``: thin wrappers over :mod:`stylo.video`; the frames here or in chunks on an executor."""
+"""``stylo video``: its flags as a :class:`~stylo.jobs.ClipJob` (the frames here or in chunks on an executor), run by
+:func:`stylo.jobs.run_job`, and a line per frame from its events."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from stylo.cli.common import (
     add_setting_flags,
     executor_from,
 )
-from stylo.errors import RunError, StyloError
-from stylo.files import regular_file, shown
+from stylo.errors import StyloError
+from stylo.files import shown
 from stylo.interrupt import StopFlag
 
 
@@ -61,141 +62,78 @@ def fps_value(text: str) -> Fraction:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def frames_folder(args: argparse.Namespace) -> Path:
-    """Where the frames go (``-o`` itself, or ``OUT_frames/`` beside a video file), checked before anything is
-    read: a container stylo can write, never an input, never the input folder or a folder inside it."""
-    from stylo.image import check_output_path, same_file
-    from stylo.video.io import is_video_file, output_format
+def clip_job(args: argparse.Namespace, settings: Any) -> Any:
+    """The :class:`~stylo.jobs.ClipJob` of ``stylo video``'s flags."""
+    from stylo.jobs import Chunking, ClipJob
 
-    source, out = Path(args.input), Path(args.output)
-    if not source.is_dir():
-        regular_file(source, "video")
-    for path in (source, *map(Path, args.styles)):
-        if same_file(out, path):
-            raise StyloError(f"output {shown(out)} is one of the inputs; choose another name so the input is kept")
-    if is_video_file(out):
-        output_format(out, args.fps)
-        if out.is_dir():
-            raise StyloError(f"output {shown(out)} is a folder, not a video file")
-        check_output_path(out.with_suffix(".png"))  # the folder is writable
-        folder = out.with_name(f"{out.stem}_frames")
-    else:
-        folder = out
-    if folder.exists() and not folder.is_dir():
-        raise StyloError(f"cannot keep frames in {shown(folder)}: it exists and is not a folder")
-    check_apart(source, folder)
-    if (args.executor != "local" or args.workers != 1) and (args.chunk < 1 or not 0 <= args.overlap < args.chunk):
-        raise StyloError("--chunk must be >= 1 and --overlap between 0 and chunk - 1")
-    return folder
+    chunked = args.executor != "local" or args.workers != 1
+    first, last = args.frames
+    return ClipJob(Path(args.input), tuple(map(Path, args.styles)), Path(args.output), settings, first, last,
+                   args.fps, chunking=Chunking(executor_from(args), args.chunk, args.overlap) if chunked else None)
 
 
-def check_apart(source: Path, folder: Path) -> None:
-    """The frames folder is neither the input folder, nor inside it, nor around the input: input frames would
-    be taken as finished frames, or stylized frames written among the input's."""
-    src, frames = source.resolve(), folder.resolve()
-    if frames == src:
-        raise StyloError(f"the frames folder {shown(folder)} is the input folder: its frames would be taken as "
-                         "finished ones; choose another -o")
-    if source.is_dir() and frames.is_relative_to(src):
-        raise StyloError(f"the frames folder {shown(folder)} is inside the input folder {shown(source)}; "
-                         "choose another -o")
-    if src.is_relative_to(frames):
-        raise StyloError(f"the input {shown(source)} is inside the frames folder {shown(folder)}; "
-                         "choose another -o")
+class FrameLines:
+    """``stylo video``'s progress: one line per frame on stderr (``--quiet``: none); counts the frames in place."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.frames, self.total = quiet, 0, 0
+
+    def __call__(self, event: Any) -> None:
+        from stylo.events import FrameEvent
+
+        if not isinstance(event, FrameEvent):
+            return
+        self.frames, self.total = self.frames + 1, event.total
+        if self.quiet or event.assembled:
+            return
+        state = "from an earlier run" if event.reused else f"{event.seconds:.1f} s"
+        eta = f", {event.fps:.2f} frames/s, {event.eta:.0f} s left" if event.fps else ""
+        print(f"frame {event.index + 1}/{event.total}: {state}{eta}", file=sys.stderr, flush=True)
 
 
 def cmd_video(args: argparse.Namespace, settings: Any, stop: StopFlag) -> int:
-    """``stylo video``. Ctrl-C and SIGTERM (through the CLI's ``stop``): after the current
-    step while frames are computed, at once otherwise; exit 130 with one line that says which frames were kept."""
-    from stylo.video.extras import require_video_extras
+    """``stylo video``: a :class:`~stylo.jobs.ClipJob` through :func:`~stylo.jobs.run_job`. Ctrl-C and SIGTERM
+    (through the CLI's ``stop``): after the current step while frames are computed, at once otherwise; exit 130
+    with one line that says which frames were kept."""
+    from stylo.events import ClipRendered
+    from stylo.jobs import raise_failed, run_job
+    from stylo.video.clip import frames_folder
 
-    require_video_extras()
-    from stylo.image import open_image
-    from stylo.video.io import MAX_FRAMES, is_video_file, output_format, read_clip
-    from stylo.video.pipeline import check_folder, claim_folder, frames_key
-
-    folder = frames_folder(args)
-    source, out = Path(args.input), Path(args.output)
-    styles = [open_image(regular_file(p, "style image"), "style image") for p in args.styles]
-    first, last = args.frames
-    clip = read_clip(source, first, last, max_frames=MAX_FRAMES + 1)
-    if len(clip.frames) > MAX_FRAMES:
-        raise StyloError(f"the clip has more than {MAX_FRAMES} frames; stylize a part of it (--frames A:B)")
-    fps = args.fps if args.fps is not None else clip.fps
-    if is_video_file(out):
-        output_format(out, fps)
-    chunked = args.executor != "local" or args.workers != 1
-    key = frames_key(clip.frames, styles, settings,
-                     {"first": first, "chunks": [args.chunk, args.overlap] if chunked else None})
-    if chunked:
-        claim_folder(folder, key)
-    else:
-        check_folder(folder, key)  # stylize_frames writes the key with the first frame
+    job = clip_job(args, settings)
+    lines = FrameLines(args.quiet)
     try:
-        written = stylize_clip(args, settings, clip, styles, folder, stop, key)
+        done = raise_failed(run_job(job, lines, stop.should_stop, stop.immediate))
     except KeyboardInterrupt:
-        written = []
-    if len(written) < len(clip.frames):
-        return interrupted(folder, len(clip.frames), chunked)
-    audio = source if args.frames == (0, None) and clip.has_audio else None
-    if is_video_file(out) and encode(out, written, fps, audio, folder, stop):
-        return EXIT_INTERRUPTED
+        folder = frames_folder(job)
+        if lines.frames and lines.frames == lines.total:  # every frame is in place: the signal came while encoding
+            print(f"stylo: interrupted while writing {shown(job.output)}; all {lines.frames} frames are kept in "
+                  f"{shown(folder)}; rerun the same command to write it", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        return interrupted(folder, lines.total or None, job.chunking is not None)
+    outcome = done.outcome
+    assert isinstance(outcome, ClipRendered)
+    if outcome.interrupted:
+        return interrupted(outcome.folder, outcome.total, job.chunking is not None)
     if not args.quiet:
-        print(f"stylo: wrote {shown(out)} ({len(written)} frames; frames kept in {shown(folder)})", file=sys.stderr)
+        print(f"stylo: wrote {shown(job.output)} ({len(outcome.frames)} frames; frames kept in "
+              f"{shown(outcome.folder)})", file=sys.stderr)
     return 0
 
 
-def stylize_clip(args: argparse.Namespace, settings: Any, clip: Any, styles: list[Any], folder: Path,
-                 stop: StopFlag, key: str) -> list[Path]:
-    """The frames, here (stopping after the current step on a signal) or in chunks on an executor."""
-    from stylo.video.pipeline import FrameDone, stylize_frames
-
-    def report(done: FrameDone) -> None:
-        if args.quiet:
-            return
-        state = "from an earlier run" if done.reused else f"{done.seconds:.1f} s"
-        eta = f", {done.fps:.2f} frames/s, {done.eta:.0f} s left" if done.fps else ""
-        print(f"frame {done.index + 1}/{done.total}: {state}{eta}", file=sys.stderr, flush=True)
-
-    if args.executor == "local" and args.workers == 1:
-        return stylize_frames(clip.frames, styles, settings, folder, report, stop.should_stop, key)
-    from stylo.plan import run_seed
-    from stylo.video.chunks import stylize_chunked
-
-    s = settings.replace(seed=run_seed(settings.seed, repeatable=True))  # every chunk draws the same noise
-    with stop.immediate():
-        return stylize_chunked(Path(args.input), args.frames[0], len(clip.frames), [Path(p) for p in args.styles],
-                               s.to_dict(), folder, executor_from(args), args.chunk, args.overlap)
-
-
-def interrupted(folder: Path, total: int, chunked: bool) -> int:
-    """After a signal: one line that says what was kept; the finished frames stay for a rerun to resume."""
+def count_frames(folder: Path) -> int:
     from stylo.video.pipeline import FRAME_NAME
 
+    return sum(1 for p in folder.iterdir() if FRAME_NAME.fullmatch(p.name)) if folder.is_dir() else 0
+
+
+def interrupted(folder: Path, total: int | None, chunked: bool) -> int:
+    """After a signal: one line that says what was kept; the finished frames stay for a rerun to resume."""
     if chunked:
         kept = f"the chunks' finished frames are kept in {shown(folder / 'chunks')}"
     else:
-        done = sum(1 for p in folder.iterdir() if FRAME_NAME.fullmatch(p.name)) if folder.is_dir() else 0
-        kept = f"{done} of {total} frames finished and kept in {shown(folder)}" if done else \
-            f"no frame of {total} was finished"
+        done = count_frames(folder)
+        of = f" of {total}" if total is not None else ""
+        kept = f"{done}{of} frames finished and kept in {shown(folder)}" if done else \
+            f"no frame{of} was finished"
     print(f"stylo: interrupted; {kept}; rerun the same command to continue", file=sys.stderr)
     return EXIT_INTERRUPTED
-
-
-def encode(out: Path, written: list[Path], fps: Fraction, audio: Path | None, folder: Path, stop: StopFlag) -> int:
-    """The video from the finished frames; a signal or a failed write leaves an existing ``out`` as it was."""
-    from PIL import Image
-
-    from stylo.video.io import write_video
-
-    kept = f"all {len(written)} frames are kept in {shown(folder)}"
-    try:
-        with stop.immediate():
-            write_video((Image.open(p) for p in written), out, fps, audio_from=audio)
-    except KeyboardInterrupt:
-        print(f"stylo: interrupted while writing {shown(out)}; {kept}; rerun the same command to write it",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except RunError as exc:
-        raise RunError(f"{exc}; {kept}") from None
-    return 0

@@ -148,12 +148,14 @@ class CellTask:
 
 
 def run_cell(task: CellTask) -> dict[str, Any]:
-    """Stylize one cell through :func:`stylo.render.render`, save its PNG and a JSON record next to it, and
-    return the record. A failure is recorded (with its traceback) instead of ending the sweep."""
+    """Stylize one cell (a :class:`~stylo.jobs.StillJob` through :func:`~stylo.jobs.run_job`), save its PNG and a
+    JSON record next to it, and return the record. A failure is recorded (with its traceback) instead of ending
+    the sweep."""
     import torch
 
+    from stylo.jobs import Failed, StillJob, run_job
     from stylo.memory import PeakMemory
-    from stylo.render import Job, render
+    from stylo.render import Rendered
 
     if task.threads:
         torch.set_num_threads(task.threads)
@@ -165,12 +167,18 @@ def run_cell(task: CellTask) -> dict[str, Any]:
     start = time.perf_counter()
     with PeakMemory() as peak:
         try:
-            job = Job(Path(cell.content), tuple(map(Path, cell.styles)), image_path, from_mapping(cell.settings))
-            done = render(job, evaluate=True)
-            record.update(status="ok", image=image_path.relative_to(out).as_posix(), loss=done.result.loss,
-                          steps=done.result.steps, device=done.result.device, precision=done.result.precision,
-                          metrics=done.metrics)
-        except StyloError as exc:
+            job = StillJob(Path(cell.content), tuple(map(Path, cell.styles)), image_path,
+                           from_mapping(cell.settings), evaluate=True)
+            outcome = run_job(job)
+            if isinstance(outcome, Failed):
+                record.update(status="error", error=str(outcome.error))
+            else:
+                done = outcome.outcome
+                assert isinstance(done, Rendered)
+                record.update(status="ok", image=image_path.relative_to(out).as_posix(), loss=done.result.loss,
+                              steps=done.result.steps, device=done.result.device,
+                              precision=done.result.precision, metrics=done.metrics)
+        except StyloError as exc:  # the cell's settings themselves (from_mapping)
             record.update(status="error", error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one broken cell must not end the sweep
             record.update(status="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())

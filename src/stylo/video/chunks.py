@@ -16,6 +16,7 @@ from typing import Any
 
 from PIL import Image
 
+from stylo.errors import StyloError
 from stylo.image import save_png
 
 
@@ -44,6 +45,7 @@ class ChunkTask:
     settings: dict[str, Any]
     folder: str  # the clip's frames folder
     threads: int | None = field(default=None)
+    labels: list[str] = field(default_factory=list)  # the clip's name, then the styles': for the frames' manifests
 
 
 def chunk_folder(folder: Path, index: int) -> Path:
@@ -57,7 +59,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     from stylo.config import from_mapping
     from stylo.image import open_image
     from stylo.video.io import read_clip
-    from stylo.video.pipeline import stylize_frames
+    from stylo.video.pipeline import ClipLabels, stylize_frames
 
     if task.threads:
         torch.set_num_threads(task.threads)
@@ -65,7 +67,8 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     clip = read_clip(Path(task.source), task.first + chunk.start, task.first + chunk.end)
     styles = [open_image(Path(p), "style image") for p in task.styles]
     out = chunk_folder(Path(task.folder), chunk.index)
-    written = stylize_frames(clip.frames, styles, from_mapping(task.settings), out)
+    names = ClipLabels(task.labels[0] if task.labels else "clip", tuple(task.labels[1:]), task.first + chunk.start)
+    written = stylize_frames(clip.frames, styles, from_mapping(task.settings), out, labels=names)
     return {"chunk": chunk.index, "frames": len(written)}
 
 
@@ -75,31 +78,51 @@ def crossfade_weight(chunk: Chunk, frame: int) -> float:
     return (frame - chunk.start + 1) / (n + 1)
 
 
-def assemble(folder: Path, chunks: list[Chunk]) -> list[Path]:
-    """The clip's frames ``folder/NNNNN.png`` from the chunks' folders, cross-fading where they overlap."""
+def assemble(folder: Path, chunks: list[Chunk], first: int = 0) -> list[Path]:
+    """The clip's frames ``folder/NNNNN.png`` from the chunks' folders, cross-fading where they overlap; each with
+    the manifest of the chunk frame it comes from, renumbered as a frame of the clip (``first``: the source frame
+    of frame 0). A frame assembled by an earlier run is kept as it is."""
     from stylo.video.pipeline import frame_path
 
     written: list[Path] = []
+    total = chunks[-1].end if chunks else 0
     for k, chunk in enumerate(chunks):
         mine = chunk_folder(folder, chunk.index)
         for frame in range(chunk.own, chunk.end):
-            image = Image.open(frame_path(mine, frame - chunk.start)).convert("RGB")
+            target = frame_path(folder, frame)
+            written.append(target)
+            if target.exists():
+                continue
+            source = frame_path(mine, frame - chunk.start)
+            manifest = frame_manifest_of(source, frame, total, first)
+            image = Image.open(source).convert("RGB")
             following = chunks[k + 1] if k + 1 < len(chunks) else None
             if following is not None and frame >= following.start:
                 later = Image.open(frame_path(chunk_folder(folder, following.index), frame - following.start))
                 image = Image.blend(image, later.convert("RGB"), crossfade_weight(following, frame))
-            target = frame_path(folder, frame)
-            save_png(image, target)
-            written.append(target)
+            save_png(image, target, manifest)
     return written
 
 
+def frame_manifest_of(path: Path, index: int, total: int, first: int) -> dict[str, Any] | None:
+    """The manifest of a chunk's frame, as frame ``index`` of ``total`` of the clip (None if it has none)."""
+    from stylo.image import read_manifest
+
+    try:
+        manifest = read_manifest(path)
+    except StyloError:
+        return None
+    return {**manifest, "frame": index, "frames": total, "source_frame": first + index}
+
+
 def stylize_chunked(source: Path, first: int, frames: int, styles: list[Path], settings: dict[str, Any],
-                    folder: Path, executor: Any, size: int, overlap: int) -> list[Path]:
-    """Stylize ``frames`` frames of ``source`` in chunks on ``executor``; returns the assembled frame files."""
+                    folder: Path, executor: Any, size: int, overlap: int, labels: list[str] | None = None
+                    ) -> list[Path]:
+    """Stylize ``frames`` frames of ``source`` in chunks on ``executor``; returns the assembled frame files.
+    ``labels`` (the clip's name, then the styles') are recorded in the frames' manifests."""
     chunks = plan_chunks(frames, size, overlap)
-    tasks = [ChunkTask(str(source), first, asdict(c), [str(p) for p in styles], settings, str(folder))
-             for c in chunks]
+    tasks = [ChunkTask(str(source), first, asdict(c), [str(p) for p in styles], settings, str(folder),
+                       labels=list(labels or [source.name, *(p.name for p in styles)])) for c in chunks]
     folder.mkdir(parents=True, exist_ok=True)
     executor(run_chunk, tasks, lambda result: None)
-    return assemble(folder, chunks)
+    return assemble(folder, chunks, first)

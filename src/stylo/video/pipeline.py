@@ -24,9 +24,11 @@ from stylo import __version__
 from stylo.checkpoint import run_key
 from stylo.config import Settings
 from stylo.errors import StyloError
+from stylo.events import FrameEvent, OnEvent, Preview, StepEvent
 from stylo.files import read_bounded, shown
 from stylo.image import atomic_write, save_png
-from stylo.optimize import Hooks, Result, VideoInputs, stylize_result
+from stylo.manifest import frame_manifest
+from stylo.optimize import Hooks, Result, Step, VideoInputs, stylize_result
 from stylo.plan import run_seed
 from stylo.video.flow import warp_previous
 
@@ -36,16 +38,16 @@ FRAME_NAME = re.compile(r"\d{5}\.png")
 UNKEYED = ("max_memory", "tile")  # settings that change how a frame is computed, not its pixels
 
 
-@dataclass(frozen=True)
-class FrameDone:
-    """Progress of a clip, one per frame: passed to ``on_frame``."""
+FrameDone = FrameEvent  # the name of a clip's per-frame progress before stylo.events
 
-    index: int  # 0-based
-    total: int
-    reused: bool  # found in the frames folder from an earlier run
-    seconds: float  # this frame's time (0 when reused)
-    fps: float  # frames per second so far (computed frames only)
-    eta: float  # seconds left
+
+@dataclass(frozen=True)
+class ClipLabels:
+    """What a frame's manifest names: the clip, the styles, and the source frame of frame 0 (``--frames A:B``)."""
+
+    clip: str = "clip"
+    styles: tuple[str, ...] = ()
+    first: int = 0
 
 
 def frame_path(folder: Path, index: int) -> Path:
@@ -102,14 +104,20 @@ def later_settings(s: Settings) -> Settings:
 
 
 def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[Image.Image], settings: Settings, folder: Path,
-                   on_frame: Callable[[FrameDone], object] | None = None,
-                   should_stop: Callable[[], bool] | None = None, key: str | None = None) -> list[Path]:
+                   on_event: OnEvent | None = None, should_stop: Callable[[], bool] | None = None,
+                   key: str | None = None, labels: ClipLabels | None = None) -> list[Path]:
     """Stylize ``frames`` into ``folder`` (resuming what is there if it was made by the same run: ``key``, by
     default :func:`frames_key` of these frames, styles and settings); returns the frame files written so far.
-    The seed is fixed across frames, so a resumed run repeats an uninterrupted one."""
+    The seed is fixed across frames, so a resumed run repeats an uninterrupted one. Each frame computed reports
+    its :class:`~stylo.events.Preview` and :class:`~stylo.events.StepEvent` s to ``on_event``, and every frame
+    (computed or reused) a :class:`~stylo.events.FrameEvent`. Each frame is saved with its manifest
+    (:func:`stylo.manifest.frame_manifest`: the settings with the seed, ``labels``, its index); a reused frame
+    is never rewritten."""
     key = key or frames_key(frames, styles, settings)
     claimed = check_folder(folder, key)  # the key is written with the first frame: a refusal leaves nothing
     s = settings.replace(seed=run_seed(settings.seed, repeatable=True))
+    labels = labels or ClipLabels(styles=tuple(f"style {k + 1}" for k in range(len(styles))))
+    emit: OnEvent = on_event or (lambda event: None)
     written: list[Path] = []
     previous: Image.Image | None = None
     computed, spent = 0, 0.0
@@ -118,34 +126,48 @@ def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[Image.Image],
         if path.exists():
             previous = Image.open(path).convert("RGB")
             written.append(path)
-            if on_frame:
-                on_frame(FrameDone(i, len(frames), True, 0.0, computed / spent if spent else 0.0, 0.0))
+            emit(FrameEvent(i, len(frames), True, 0.0, computed / spent if spent else 0.0, 0.0, path))
             continue
         if should_stop is not None and should_stop():
             break
         start = time.perf_counter()
-        result = stylize_frame(frame, frames[i - 1] if i else None, previous, styles, s, should_stop)
+        result = stylize_frame(frame, frames[i - 1] if i else None, previous, styles, s,
+                               frame_hooks(emit, i, len(frames), should_stop))
         if result.interrupted:
             break
         if not claimed:
             claim_folder(folder, key)
             claimed = True
-        save_png(result.image, path)
+        save_png(result.image, path, frame_manifest(s, result, labels.clip, labels.styles, i, len(frames),
+                                                    labels.first + i))
         written.append(path)
         previous = result.image
-        computed, spent = computed + 1, spent + time.perf_counter() - start
-        if on_frame:
-            rate = computed / spent
-            on_frame(FrameDone(i, len(frames), False, time.perf_counter() - start, rate, (len(frames) - i - 1) / rate))
+        seconds = time.perf_counter() - start
+        computed, spent = computed + 1, spent + seconds
+        rate = computed / spent
+        emit(FrameEvent(i, len(frames), False, seconds, rate, (len(frames) - i - 1) / rate, path))
     return written
 
 
+def frame_hooks(emit: OnEvent, index: int, total: int, should_stop: Callable[[], bool] | None) -> Hooks:
+    """The engine's hooks for frame ``index``: its starting picture and steps as events of that frame."""
+
+    def on_step(step: Step) -> None:
+        emit(StepEvent(step, index, total))
+
+    def on_start(image: Image.Image) -> None:
+        emit(Preview(image, index))
+
+    return Hooks(on_step=on_step, on_start=on_start, should_stop=should_stop)
+
+
 def stylize_frame(frame: Image.Image, last_frame: Image.Image | None, previous: Image.Image | None,
-                  styles: Sequence[Image.Image], s: Settings, should_stop: Callable[[], bool] | None) -> Result:
+                  styles: Sequence[Image.Image], s: Settings, hooks: Hooks | None = None) -> Result:
     """One frame: the first on the full schedule; a later one from the warped previous result, with the
     temporal term where the flow holds. ``temporal_weight = 0`` is the baseline: every frame on its own."""
+    hooks = hooks or Hooks()
     if last_frame is None or previous is None or s.temporal_weight == 0:
-        return stylize_result(frame, list(styles), s, Hooks(should_stop=should_stop))
+        return stylize_result(frame, list(styles), s, hooks)
     import torch
 
     from stylo.image import fit_long_side
@@ -155,7 +177,7 @@ def stylize_frame(frame: Image.Image, last_frame: Image.Image | None, previous: 
     warped, mask = warp_previous(previous, small, last_frame)
     start = Image.composite(warped, fresh_start(small, styles, s), Image.fromarray((mask * 255).astype("uint8")))
     video = VideoInputs(start=start, temporal=(warped, torch.from_numpy(mask)[None, None]))
-    return stylize_result(frame, list(styles), later_settings(s), Hooks(should_stop=should_stop), video=video)
+    return stylize_result(frame, list(styles), later_settings(s), hooks, video=video)
 
 
 def fresh_start(frame: Image.Image, styles: Sequence[Image.Image], s: Settings) -> Image.Image:
