@@ -1,5 +1,6 @@
-"""The studio's job queue: one worker thread per device runs queued runs in order through
-:func:`stylo.render.render` and publishes their progress."""
+"""The studio's job queue: one worker thread per device runs queued runs in order, each as a job of
+:mod:`stylo.jobs` (a still or a clip, through the same :func:`~stylo.jobs.run_job` as the CLI), and publishes
+their events as the page's JSON events."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from stylo.web.words import hide_paths, in_page_words
 if TYPE_CHECKING:
     from PIL import Image
 
-    from stylo.optimize import Step
+    from stylo.events import Event, FrameEvent
+    from stylo.loop import Step
 
 FRAME_INTERVAL_S = 0.5  # at most two preview frames a second
 log = logging.getLogger("stylo.studio")
@@ -92,7 +94,9 @@ class JobQueue:
             return check_runnable(s, img.size)
 
     def _execute(self, run_id: str) -> None:
-        from stylo.render import Job, render
+        """A run as a job of :mod:`stylo.jobs` (a still, or a clip), its events published as the page's."""
+        from stylo.jobs import StillJob, raise_failed, run_job
+        from stylo.render import Rendered
 
         run = self.store.get(run_id)
         if run is None:
@@ -110,10 +114,10 @@ class JobQueue:
         uploads, runs_dir = self.data / "uploads", self.data / "runs"
         progress = Progress(self, run_id)
         name = f"{run_id}.png"
-        job = Job(uploads / run["content"], (uploads / run["style"],), runs_dir / name, s,
-                  labels=(run["content_label"], run["style_label"]))
-        done = render(job, progress.on_step, lambda: run_id in self.cancelled, evaluate=True,
-                      on_start=progress.on_start)
+        job = StillJob(uploads / run["content"], (uploads / run["style"],), runs_dir / name, s,
+                       labels=(run["content_label"], run["style_label"]), evaluate=True)
+        done = raise_failed(run_job(job, progress, lambda: run_id in self.cancelled)).outcome
+        assert isinstance(done, Rendered)
         result = done.result
         if not result.interrupted:
             self.speed.record(levels, result.elapsed)
@@ -122,56 +126,33 @@ class JobQueue:
                      metrics=done.metrics, settings=s.replace(seed=result.seed).to_dict())
 
     def _execute_clip(self, run_id: str, run: dict[str, Any], s: Settings, levels: list[Level]) -> None:
-        """A video run: every frame of the clip through stylo.video (temporal loss), then the MP4 at the clip's
-        frame rate; the first stylized frame is the run's poster. The first frame runs the whole schedule and
+        """A video run: a :class:`~stylo.jobs.ClipJob` (the clip path of ``stylo video``: temporal loss, frames
+        with their manifests in a resumable frames folder, the MP4 at the clip's frame rate with its manifest
+        beside it); the first stylized frame is the run's poster. The first frame runs the whole schedule and
         shows its steps; each later frame starts from the one before, warped, and takes about the same time."""
         import json
         import shutil
         from fractions import Fraction
 
-        from stylo.image import open_image, save_png
-        from stylo.optimize import Hooks, stylize_result
-        from stylo.video.flow import warping_error
-        from stylo.video.io import read_clip, write_video
-        from stylo.video.pipeline import stylize_frame
+        from stylo.events import ClipRendered
+        from stylo.jobs import ClipJob, raise_failed, run_job
 
         clip_dir = self.data / "uploads" / "clips" / run["clip"]
         meta = json.loads((clip_dir / "clip.json").read_text())
-        frames = read_clip(clip_dir).frames
-        styles = [open_image(self.data / "uploads" / run["style"], "style image")]
         runs_dir = self.data / "runs"
-        folder = runs_dir / f"{run_id}_frames"
-        folder.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
-        stop = lambda: run_id in self.cancelled  # noqa: E731
-        clock = ClipClock(self.speed, s, levels, len(frames))
-        progress = Progress(self, run_id, clip=clock)
-        outputs: list[Image.Image] = []
-        for i, frame in enumerate(frames):
-            began = time.monotonic()
-            if i == 0:
-                hooks = Hooks(on_step=progress.on_step, on_start=progress.on_start, should_stop=stop)
-                result = stylize_result(frame, styles, s, hooks)
-            else:
-                result = stylize_frame(frame, frames[i - 1], outputs[-1], styles, s, stop)
-            if result.interrupted:
-                self._finish(run_id, status="cancelled", step=i)
-                return
-            save_png(result.image, folder / f"{i:05d}.png")
-            outputs.append(result.image)
-            clock.frame_done(i, time.monotonic() - began)
-            shutil.copyfile(folder / f"{i:05d}.png", runs_dir / progress.frame)
-            self.store.update(run_id, step=i + 1, total_steps=len(frames), frame=progress.frame)
-            self.events.publish(run_id, {"type": "frame", "frame": progress.frame, "index": i + 1,
-                                         "total": len(frames), "eta": clock.eta(i + 1)})
-        self.events.publish(run_id, {"type": "saving", "what": "video"})
         video, poster = f"{run_id}.mp4", f"{run_id}.png"
-        write_video(outputs, runs_dir / video, Fraction(meta["fps"]))
-        shutil.copyfile(folder / "00000.png", runs_dir / poster)
-        small = [f.resize(outputs[0].size) for f in frames]
-        self._finish(run_id, status="done", result=poster, frame=poster, video=video, step=len(outputs),
-                     total_steps=len(frames), seconds=time.monotonic() - started,
-                     metrics={"warping_error": warping_error(small, outputs)}, settings=s.to_dict())
+        job = ClipJob(clip_dir, (self.data / "uploads" / run["style"],), runs_dir / video, s, fps=Fraction(meta["fps"]),
+                      labels=(run["content_label"], run["style_label"]), evaluate=True)
+        clock = ClipClock(self.speed, s, levels, int(meta["frames"]))
+        progress = Progress(self, run_id, clip=clock)
+        done = raise_failed(run_job(job, progress, lambda: run_id in self.cancelled)).outcome
+        assert isinstance(done, ClipRendered)
+        if done.interrupted:
+            self._finish(run_id, status="cancelled", step=len(done.frames))
+            return
+        shutil.copyfile(done.frames[0], runs_dir / poster)
+        self._finish(run_id, status="done", result=poster, frame=poster, video=video, step=len(done.frames),
+                     total_steps=done.total, seconds=done.seconds, metrics=done.metrics, settings=s.to_dict())
 
 
 class ClipClock:
@@ -211,6 +192,32 @@ class Progress:
         self.path = jobs.data / "runs" / self.frame
         self.history: list[float] = []
         self.last = 0.0
+
+    def __call__(self, event: Event) -> None:
+        """A job's event: the starting picture and the steps (of a clip: its first frame's), a clip's frames."""
+        from stylo.events import FrameEvent, Preview, StepEvent
+
+        if isinstance(event, Preview) and not event.frame:
+            self.on_start(event.image)
+        elif isinstance(event, StepEvent) and not event.frame:
+            self.on_step(event.step)
+        elif isinstance(event, FrameEvent) and self.clip is not None:
+            self.on_frame(event)
+
+    def on_frame(self, event: FrameEvent) -> None:
+        """A clip's frame is done: the preview shows it, the clock learns its time; after the last, the video."""
+        import shutil
+
+        assert self.clip is not None and event.path is not None
+        if not event.reused:
+            self.clip.frame_done(event.index, event.seconds)
+        shutil.copyfile(event.path, self.path)
+        done = event.index + 1
+        self.jobs.store.update(self.run_id, step=done, total_steps=event.total, frame=self.frame)
+        self.jobs.events.publish(self.run_id, {"type": "frame", "frame": self.frame, "index": done,
+                                               "total": event.total, "eta": self.clip.eta(done)})
+        if done == event.total:  # what follows the last frame: the video, its manifest and the metric
+            self.jobs.events.publish(self.run_id, {"type": "saving", "what": "video"})
 
     def on_start(self, image: Image.Image) -> None:  # the starting picture: shown at once, then refined
         from stylo.image import save_png

@@ -138,7 +138,8 @@ def delete(request: Request, run_id: str) -> dict[str, Any] | Response:
     if run["status"] in ("queued", "running"):
         return error(409, "cancel the run before deleting it")
     request.app.state.store.delete(run_id)
-    for name in {run.get("result"), run.get("frame"), run.get("video")} - {None}:
+    video = run.get("video")
+    for name in {run.get("result"), run.get("frame"), video, video and Path(video).with_suffix(".json").name} - {None}:
         (request.app.state.data_dir / "runs" / name).unlink(missing_ok=True)
     shutil.rmtree(request.app.state.data_dir / "runs" / f"{run_id}_frames", ignore_errors=True)
     return {"id": run_id, "deleted": True}
