@@ -106,20 +106,21 @@ class Objective:
 
     def __init__(self, net: VGGFeatures, targets: Targets, settings: Settings, blend: Sequence[float],
                  autocast: torch.dtype | None, tile: int | None = None,
-                 extra: Sequence[tuple[PixelTerm, float]] = ()):
+                 extra: Sequence[tuple[FeatureTerm | PixelTerm, float]] = ()):
         s = settings
         self.net, self.targets, self.s, self.autocast = net, targets, s, autocast
-        self.layers = list(dict.fromkeys([*s.content_layers, *s.style_layers]))
+        added = [t for t, _ in extra if isinstance(t, FeatureTerm)]
+        self.layers = list(dict.fromkeys([*s.content_layers, *s.style_layers, *(n for t in added for n in t.layers)]))
         strides = {name: net.geometry.stride(name) for name in self.layers}
         self.tiling = Tiling.for_layers(net.geometry, self.layers, tile) if tile else None
         content = Content(targets.content, content_layer_weights(s), strides, s.normalization)
         style = Style(targets.style_grams, targets.masks, blend, style_layer_weights(s), strides, s.normalization,
                       s.style_loss == "wasserstein")
-        self.feature_terms: list[FeatureTerm] = [term for term in (content, style) if term.layers]
+        self.feature_terms: list[FeatureTerm] = [term for term in (content, style) if term.layers] + added
         self.weights: list[tuple[str, float]] = [("content", s.content_weight), ("style", s.style_weight),
                                                  ("tv", s.tv_weight), *((t.name, w) for t, w in extra if w)]
         self.pixel_terms: dict[str, tuple[PixelTerm, float]] = {
-            t.name: (t, w) for t, w in ((TotalVariation(), s.tv_weight), *extra)}
+            t.name: (t, w) for t, w in ((TotalVariation(), s.tv_weight), *extra) if not isinstance(t, FeatureTerm)}
 
     def feature_values(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Each feature term's loss, in the order of ``feature_terms``."""

@@ -13,7 +13,7 @@ temporal term of a video frame): the image is always whole in memory, so it need
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +25,7 @@ from stylo.tiling import Tile
 Partials = dict[Hashable, torch.Tensor]
 
 
+@runtime_checkable
 class FeatureTerm(Protocol):
     """A loss term on features, summable over tiles (see the module docstring)."""
 
@@ -36,6 +37,7 @@ class FeatureTerm(Protocol):
     def loss(self, partials: Partials, image: torch.Tensor) -> torch.Tensor: ...
 
 
+@runtime_checkable
 class PixelTerm(Protocol):
     """A loss term on the whole image (RGB in [0, 1])."""
 
