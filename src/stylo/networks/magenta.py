@@ -42,9 +42,13 @@ def load_file(path: Path | str | None = None, device: torch.device | str = "cpu"
     return build(weights.read(path), device)
 
 
-@lru_cache(maxsize=4)
 def load(device: torch.device | str = "cpu") -> Networks:
-    """The packaged networks on ``device``, built once per device."""
+    """The packaged networks on ``device``, built once per device (``"cpu"`` and ``torch.device("cpu")`` share)."""
+    return _load(torch.device(device))
+
+
+@lru_cache(maxsize=4)
+def _load(device: torch.device) -> Networks:
     return load_file(None, device)
 
 
