@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from stylo.errors import StyloError
-from stylo.networks import weights
 from stylo.networks.predictor import STYLE_SIDE, StylePredictor
 from stylo.networks.transform import MIN_SIDE, TransformNetwork
+from stylo.networks.weights import read as read_weights
 
 CHANNELS_LAST = torch.channels_last  # oneDNN's convolutions are faster in it on a CPU (the predictor about 2×)
 
@@ -41,7 +41,7 @@ def build(state: dict[str, torch.Tensor], device: torch.device | str = "cpu") ->
 
 def load_file(path: Path | str | None = None, device: torch.device | str = "cpu") -> Networks:
     """The networks from the weight file at ``path`` (default: the packaged one), uncached."""
-    return build(weights.read(path), device)
+    return build(read_weights(path), device)
 
 
 def load(device: torch.device | str = "cpu") -> Networks:
