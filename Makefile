@@ -44,7 +44,7 @@ serve: $(FULL)
 	$(VENV)/bin/stylo serve
 
 lint: $(FULL)
-	$(VENV)/bin/ruff check src tests benchmarks docs
+	$(VENV)/bin/ruff check src tests benchmarks docs scripts
 	$(VENV)/bin/mypy
 
 clean:

@@ -56,15 +56,15 @@ def test_the_starting_picture_is_offered_once_before_the_first_step(small_images
 
 
 def test_the_feedforward_start_is_the_preview(small_images, tiny) -> None:
-    from stylo.feedforward import feedforward
+    from stylo.feedforward import feedforward_image
 
     content, style = images(small_images)
     seen: list[Image.Image] = []
     s = TINY.replace(init="feedforward", init_lowpass=1, steps=1)
     optimize.stylize_result(content, style, s, optimize.Hooks(on_start=seen.append), net=tiny)
     size = seen[0].size
-    painted = feedforward(content.resize(size, Image.Resampling.LANCZOS),
-                          [style.resize(optimize.style_size_for(style, size, s, 1.0), Image.Resampling.LANCZOS)], [1.0])
+    styles = [style.resize(optimize.style_size_for(style, size, s, 1.0), Image.Resampling.LANCZOS)]
+    painted = feedforward_image(content.resize(size, Image.Resampling.LANCZOS), styles, [1.0])
     photo = np.asarray(content.resize(size, Image.Resampling.LANCZOS), dtype=float)
     got = np.asarray(seen[0], dtype=float)
     assert np.abs(got - np.asarray(painted, dtype=float)).mean() < 3.0 < np.abs(got - photo).mean()

@@ -12,7 +12,8 @@ from PIL import Image
 
 from stylo import color
 from stylo.config import Settings
-from stylo.image import gaussian_blur, resize, to_pil, to_tensor
+from stylo.device import resolve_precision
+from stylo.image import gaussian_blur, resize, to_tensor
 from stylo.pyramid import Level
 
 
@@ -48,8 +49,8 @@ def initial_image(level: Level, s: Settings, seed: int, blend: Sequence[float] =
     if s.init == "feedforward":
         from stylo.feedforward import feedforward
 
-        painted = to_tensor(feedforward(to_pil(level.content_rgb), [to_pil(t) for t in level.styles], blend))
-        painted = painted.to(level.content.device)
+        device = level.content_rgb.device
+        painted = feedforward(level.content_rgb, level.styles, blend, resolve_precision(s.precision, device))
         if s.preserve_color == "luminance":  # the colours come from the photo: the start gives only its texture
             return color.gray(color.luminance(painted))
         return keep_low_frequencies(painted, level.content, s.init_lowpass)

@@ -185,7 +185,7 @@ def fresh_start(frame: Image.Image, styles: Sequence[Image.Image], s: Settings) 
     came into view, an occlusion) the start is filled from this, not smeared from the border."""
     if s.init != "feedforward":
         return frame
-    from stylo.feedforward import feedforward
+    from stylo.feedforward import feedforward_image
     from stylo.optimize import blend_weights
 
-    return feedforward(frame, styles, blend_weights(s, len(styles)))
+    return feedforward_image(frame, styles, blend_weights(s, len(styles)))
