@@ -113,3 +113,51 @@ def test_preview_latency_script_times_the_preview_before_the_first_step(capsys) 
     words = capsys.readouterr().out.split()
     seconds = {words[i]: float(words[i + 1]) for i in range(0, len(words), 3)}
     assert list(seconds)[:3] == ["start", "preview", "step"] and seconds["preview"] <= seconds["step"]
+
+
+def test_frontier_time_to_loss_and_a_tiny_run(tmp_path: Path, small_images, tiny_everywhere, capsys) -> None:
+    import csv
+
+    import frontier
+    from PIL import Image
+
+    times, losses = [1.0, 2.0, 3.0, 4.0], [10.0, 8.0, 4.0, 2.0]
+    assert frontier.time_to_loss(times, losses, 6.0) == pytest.approx(2.5)  # halfway from 8 to 4
+    assert frontier.time_to_loss(times, losses, 4.0) == pytest.approx(3.0)
+    assert frontier.time_to_loss(times, losses, 12.0) == pytest.approx(1.0)  # the first step already
+    assert frontier.time_to_loss(times, losses, 1.0) is None
+    assert frontier.time_to_loss([1.0, 2.0, 3.0], [5.0, 3.0, 1.0], 4.0) == pytest.approx(1.5)
+    assert frontier.time_to_loss([1.0, 2.0, 3.0], [5.0, 5.0, 3.0], 5.0) == pytest.approx(1.0)  # reached means ≤
+    assert frontier.speedup_at_equal_loss(times, losses, 6.0, 0.5) == (pytest.approx(5.0), False)
+    assert frontier.speedup_at_equal_loss(times, losses, 1.0, 0.5) == (pytest.approx(8.0), True)  # lower bound
+    runs = [(2.0, 9.0, 3.0), (0.5, 2.0, 7.0), (1.0, 4.0, 5.0)]
+    assert frontier.smallest_reaching(runs, 5.0) == (1.0, 4.0)
+    assert frontier.smallest_reaching(runs, 1.0) is None
+    assert frontier.budget_steps(6, 12, 0.25) == (2, 3) and frontier.budget_steps(6, 12, 0.01) == (1, 1)
+
+    images = (Image.open(small_images[0]).convert("RGB"), Image.open(small_images[1]).convert("RGB"))
+    out = tmp_path / "results.csv"
+    argv = ["--size", "64", "--plain-steps", "8", "--budgets", "0.5,2", "--no-metrics", "--no-cache", "--out",
+            str(out)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the tiny network's convolutions are too small to share; shared cores made it 100× slower
+    try:
+        assert frontier.main(argv, images=images) == 0
+    finally:
+        torch.set_num_threads(threads)
+    text = capsys.readouterr().out
+    assert "precision auto ->" in text and "CPU:" in text
+    assert [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:] \
+        == ["| plain-photo", "| plain-noise", "| default", "| budget x0.5", "| budget x2"]
+    assert "given-given: speedup_vs_photo " in text and "stylo_time_to_plain8 " in text
+    curves = list(csv.DictReader(out.open()))
+    summary = next(csv.DictReader(out.with_name("results-summary.csv").open()))
+    for name, column in (("plain-photo", "speedup_vs_photo"), ("plain-noise", "speedup_vs_noise")):
+        plain = [r for r in curves if r["run"] == name]
+        assert len(plain) == 8 and all(r["scale"] == r["scales"] == "1" and r["width"] == "64" for r in plain)
+        seconds, loss = [float(r["seconds"]) for r in plain], [float(r["loss"]) for r in plain]
+        assert seconds == sorted(seconds) and loss == sorted(loss, reverse=True)  # L-BFGS never raises the loss
+        expected, _ = frontier.speedup_at_equal_loss(seconds, loss, float(summary["default_loss"]),
+                                                     float(summary["default_s"]))
+        assert float(summary[column]) == pytest.approx(expected)
+    assert sum(r["run"] == "budget x2" for r in curves) == 2 * sum(r["run"] == "default" for r in curves)
