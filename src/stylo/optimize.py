@@ -121,7 +121,8 @@ def run_levels(inputs: Inputs, engine: Engine, schedule: Schedule, hooks: Hooks,
         if resume is not None:  # the checkpoint holds the image
             image = torch.zeros_like(level.content_rgb)
         elif previous is None:
-            image = first_image(level, s, schedule.seed, inputs.blend, video.start if video is not None else None)
+            image = first_image(level, s, schedule.seed, inputs.blend, video.start if video is not None else None,
+                                engine.autocast)
         else:
             image = upsample_with_detail(image, previous.content, level.content)
         if level.coverage is not None:  # protected pixels start from, and stay at, the content

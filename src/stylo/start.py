@@ -12,7 +12,6 @@ from PIL import Image
 
 from stylo import color
 from stylo.config import Settings
-from stylo.device import resolve_precision
 from stylo.image import gaussian_blur, resize, to_tensor
 from stylo.pyramid import Level
 
@@ -41,16 +40,17 @@ def keep_low_frequencies(picture: torch.Tensor, photo: torch.Tensor, factor: int
     return (gaussian_blur(picture, sigma) + photo - gaussian_blur(photo, sigma)).clamp(0, 1)
 
 
-def initial_image(level: Level, s: Settings, seed: int, blend: Sequence[float] = (1.0,)) -> torch.Tensor:
+def initial_image(level: Level, s: Settings, seed: int, blend: Sequence[float] = (1.0,),
+                  autocast: torch.dtype | None = None) -> torch.Tensor:
     """The first level's start: the content, a feed-forward painting of it (its low frequencies with the photo's
-    detail, see ``init_lowpass``; in luminance mode its luminance as is), the (first) style, or noise."""
+    detail, see ``init_lowpass``; in luminance mode its luminance as is; painted under the run's ``autocast``
+    dtype, the plan's), the (first) style, or noise."""
     if s.init == "content":
         return level.content.clone()
     if s.init == "feedforward":
         from stylo.feedforward import feedforward
 
-        device = level.content_rgb.device
-        painted = feedforward(level.content_rgb, level.styles, blend, resolve_precision(s.precision, device))
+        painted = feedforward(level.content_rgb, level.styles, blend, autocast)
         if s.preserve_color == "luminance":  # the colours come from the photo: the start gives only its texture
             return color.gray(color.luminance(painted))
         return keep_low_frequencies(painted, level.content, s.init_lowpass)
@@ -60,11 +60,11 @@ def initial_image(level: Level, s: Settings, seed: int, blend: Sequence[float] =
     return torch.rand(level.content.shape, generator=generator).to(level.content.device)
 
 
-def first_image(level: Level, s: Settings, seed: int, blend: Sequence[float], start: Image.Image | None
-                ) -> torch.Tensor:
+def first_image(level: Level, s: Settings, seed: int, blend: Sequence[float], start: Image.Image | None,
+                autocast: torch.dtype | None = None) -> torch.Tensor:
     """The first level's start: ``start`` (a video frame's, resized to the level) if given, else
     :func:`initial_image`."""
     if start is None:
-        return initial_image(level, s, seed, blend)
+        return initial_image(level, s, seed, blend, autocast)
     size = (level.content.shape[-1], level.content.shape[-2])
     return to_tensor(resize(start.convert("RGB"), size, s.resample)).to(level.content.device)
