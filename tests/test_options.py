@@ -11,7 +11,7 @@ import pytest
 
 from stylo.cli import build_parser
 from stylo.cli.common import add_setting_flags, run_only_help, settings_from_namespace
-from stylo.config import FIELDS, HINTS, Settings, choices, parse_text
+from stylo.config import FIELDS, HINTS, Settings, choices
 from stylo.errors import StyloError
 from stylo.options import (
     RUN_ONLY,
@@ -22,6 +22,7 @@ from stylo.options import (
     options_table,
     replace_table,
 )
+from stylo.settings_io import parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = ROOT / "docs" / "options.md"

@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from stylo.cli import main
-from stylo.config import FIELDS, HINTS, Settings, choices, from_mapping
+from stylo.config import FIELDS, HINTS, Settings, choices
 from stylo.errors import StyloError
 from stylo.image import decode_image
 from stylo.layers import layer_names
 from stylo.optimize import stylize_result
 from stylo.options import flag
+from stylo.settings_io import from_mapping
 
 from .conftest import require
 

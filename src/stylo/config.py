@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, Literal
 
 from stylo.budget import MIN_BUDGET, parse_memory
 from stylo.errors import StyloError
-from stylo.files import read_bounded, shown
 from stylo.layers import (
     GATYS_CONTENT_LAYER,
     GATYS_STYLE_LAYERS,
@@ -156,7 +152,7 @@ def choices(name: str) -> tuple[str, ...] | None:
     return typing.get_args(hint) if typing.get_origin(hint) is Literal else None
 
 
-def _base_type(hint: Any) -> tuple[Any, bool]:
+def base_type(hint: Any) -> tuple[Any, bool]:
     """(the hint without ``| None``, whether None is allowed)."""
     args = typing.get_args(hint)
     if type(None) in args and typing.get_origin(hint) is not Literal:
@@ -165,28 +161,28 @@ def _base_type(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
-def _bad(name: str, what: str, value: Any) -> StyloError:
+def bad_value(name: str, what: str, value: Any) -> StyloError:
     return StyloError(f"{name} must be {what}, got {clipped(value)}", settings=(name,))
 
 
 def _check_number(name: str, value: Any, kind: type, low: float | None, high: float | None) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-        raise _bad(name, "an integer" if kind is int else "a number", value)
+        raise bad_value(name, "an integer" if kind is int else "a number", value)
     if kind is float and not math.isfinite(value):
-        raise _bad(name, "a finite number", value)
+        raise bad_value(name, "a finite number", value)
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
-        raise _bad(name, bounds, value)
+        raise bad_value(name, bounds, value)
 
 
 def check_value(name: str, value: Any) -> None:
     """Raise :class:`StyloError` unless ``value`` has the type of setting ``name`` and lies in its bounds."""
     meta = FIELDS[name].metadata
-    hint, optional = _base_type(HINTS[name])
+    hint, optional = base_type(HINTS[name])
     if value is None:
         if optional:
             return
-        raise _bad(name, "set", value)
+        raise bad_value(name, "set", value)
     allowed = choices(name)
     if allowed is not None:
         if not isinstance(value, str) or value not in allowed:
@@ -195,17 +191,17 @@ def check_value(name: str, value: Any) -> None:
     if typing.get_origin(hint) is tuple:
         item = typing.get_args(hint)[0]
         if not isinstance(value, tuple) or len(value) > MAX_ITEMS:
-            raise _bad(name, f"a list of at most {MAX_ITEMS} items", value)
+            raise bad_value(name, f"a list of at most {MAX_ITEMS} items", value)
         for v in value:
             if item is str:
                 if not isinstance(v, str):
-                    raise _bad(name, "a list of layer names", value)
+                    raise bad_value(name, "a list of layer names", value)
             else:
                 _check_number(name, v, float, meta["low"], meta["high"])
         return
     if hint is str:
         if not isinstance(value, str) or not 0 < len(value) <= 4096 or "\0" in value:
-            raise _bad(name, "a text", value)
+            raise bad_value(name, "a text", value)
         return
     _check_number(name, value, hint, meta["low"], meta["high"])
 
@@ -256,50 +252,6 @@ def content_layer_weights(s: Settings) -> dict[str, float]:
     return dict(zip(s.content_layers, weights))
 
 
-def coerce(name: str, value: Any) -> Any:
-    """A decoded value (JSON, TOML) for setting ``name`` in the field's own type: lists become tuples, a
-    single item a 1-tuple, integers floats where the field is a float. Type errors are left to validation."""
-    hint, _ = _base_type(HINTS[name])
-    if value is None:
-        return None
-    if typing.get_origin(hint) is tuple:
-        items = tuple(value) if isinstance(value, list | tuple) else (value,)
-        if typing.get_args(hint)[0] is float:
-            items = tuple(_as_float(name, v) for v in items)
-        return items
-    return _as_float(name, value) if hint is float else value
-
-
-def _as_float(name: str, value: Any) -> Any:
-    """An integer as a float (one too large for a float is an error); anything else as it is."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return float(value)
-        except OverflowError:
-            raise _bad(name, "a finite number", value) from None
-    return value
-
-
-def parse_text(name: str, text: str) -> Any:
-    """A value of setting ``name`` from command-line text (flags, ``--vary``): ``none`` clears an optional
-    setting; tuple settings take items joined by ``,`` or ``+``."""
-    hint, optional = _base_type(HINTS[name])
-    if optional and text.strip().lower() == "none":
-        return None
-    try:
-        if typing.get_origin(hint) is tuple:
-            parts = [p.strip() for p in text.replace("+", ",").split(",")] if "," in text or "+" in text else [text]
-            item = typing.get_args(hint)[0]
-            return tuple(float(p) if item is float else p for p in parts)
-        if hint is int:
-            return int(text)
-        if hint is float:
-            return float(text)
-    except ValueError:
-        raise StyloError(f"bad value {clipped(text)} for {name}", settings=(name,)) from None
-    return text
-
-
 def clipped(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to about ``limit`` characters (a value of 5000 digits stays one short line)."""
     try:
@@ -309,95 +261,7 @@ def clipped(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def from_mapping(data: Mapping[str, Any], base: Settings | None = None, source: str = "settings",
-                 allowed: set[str] | None = None) -> Settings:
-    """``base`` (default: the defaults) with the fields of ``data`` replaced; unknown keys are an error, and
-    so are keys outside ``allowed`` when it is given."""
-    if not isinstance(data, Mapping):
-        raise StyloError(f"settings in {source} must be a table of names and values, not {type(data).__name__}")
-    changes: dict[str, Any] = {}
-    for key, value in data.items():
-        name = str(key).replace("-", "_")
-        if name not in FIELDS:
-            raise StyloError(f"unknown setting {clipped(str(key))} in {source}")
-        if allowed is not None and name not in allowed:
-            raise StyloError(f"setting {name!r} cannot be set from {source}", settings=(name,))
-        changes[name] = coerce(name, value)
-    return dataclasses.replace(base or Settings(), **changes)
-
-
-def as_settings(value: Settings | Mapping[str, Any] | None) -> Settings:
-    """The API's settings argument: a :class:`Settings`, a mapping of its fields, or None for the defaults."""
-    if value is None:
-        return Settings()
-    if isinstance(value, Settings):
-        return value
-    if isinstance(value, Mapping):
-        return from_mapping(value, source="the settings mapping")
-    raise StyloError(f"settings must be a stylo.Settings or a mapping, not {type(value).__name__}")
-
-
 WEB_FIELDS = {name for name, f in FIELDS.items() if f.metadata["web"]}
-
-
-def check_depth(data: Any, what: str, limit: int = MAX_DEPTH) -> None:
-    """Refuse tables and lists nested more than ``limit`` deep (without recursing: a hostile file may nest
-    thousands deep)."""
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if not isinstance(value, Mapping | list | tuple):
-            continue
-        if depth > limit:
-            raise StyloError(f"{what} is nested too deeply (more than {limit} levels)")
-        stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, Mapping) else value))
-
-
-def read_toml(path: Path | str, what: str = "config file") -> dict[str, Any]:
-    """The table of a TOML file: a regular file of at most ``files.MAX_SETTINGS_BYTES``, UTF-8 (a byte-order mark
-    is allowed), nested at most ``MAX_DEPTH`` deep; else a one-line error naming the file."""
-    data = read_bounded(path, what)
-    where = f"{what} {shown(path)}"
-    try:
-        table = tomllib.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise StyloError(f"cannot read {where}: it is not UTF-8 text") from None
-    except RecursionError:
-        raise StyloError(f"cannot read {where}: it is nested too deeply") from None
-    except ValueError as exc:  # a TOML syntax error, or an integer of more than 4300 digits
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise StyloError(f"cannot read {where}: {reason[:120]}") from None
-    check_depth(table, where)
-    return table
-
-
-def file_changes(data: Any, source: str) -> dict[str, Any]:
-    """The settings a file gives (a TOML table, a PNG's manifest), each coerced and checked on its own; an error
-    names the file and the key, not a command-line flag the user did not type."""
-    if not isinstance(data, Mapping):
-        raise StyloError(f"settings in {source} must be a table of names and values, not {type(data).__name__}")
-    check_depth(data, source)
-    changes: dict[str, Any] = {}
-    for key, value in data.items():
-        name = str(key).replace("-", "_")
-        if name not in FIELDS:
-            raise StyloError(f"unknown setting {clipped(str(key))} in {source}")
-        try:
-            changes[name] = coerce(name, value)
-            check_value(name, changes[name])
-        except StyloError as exc:
-            raise StyloError(f"in {source}: {exc}") from None
-    return changes
-
-
-def load_toml(path: Path, base: Settings | None = None) -> Settings:
-    """Settings from a TOML file whose top-level keys are field names (``style_weight = 1e4``)."""
-    source = shown(path)
-    changes = file_changes(read_toml(path), source)
-    try:
-        return from_mapping(changes, base, source=source)
-    except StyloError as exc:
-        raise StyloError(f"in {source}: {exc}") from None
 
 
 assert set(typing.get_args(Model)) == set(MODELS), "config.Model must list layers.ARCHITECTURES"

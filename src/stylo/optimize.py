@@ -27,7 +27,7 @@ from PIL import Image
 from stylo import color
 from stylo.backbones import VGGFeatures, shared_backbone
 from stylo.checkpoint import Checkpoint, check_fits, run_key
-from stylo.config import Settings, as_settings
+from stylo.config import Settings
 from stylo.errors import StyloError
 from stylo.image import as_image, check_min_side, resize, to_pil, to_tensor
 from stylo.layers import deepest_layer
@@ -45,6 +45,7 @@ from stylo.pyramid import (
     style_size_for,
     upsample_with_detail,
 )
+from stylo.settings_io import as_settings
 from stylo.start import VideoInputs, first_image, initial_image, keep_low_frequencies
 from stylo.terms import PixelTerm, Temporal
 

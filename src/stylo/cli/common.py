@@ -13,10 +13,11 @@ import typing
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from stylo.config import FIELDS, HINTS, choices, parse_text
+from stylo.config import FIELDS, HINTS, choices
 from stylo.errors import StyloError
 from stylo.files import shown
 from stylo.options import RUN_ONLY, default_text, flag, is_tuple
+from stylo.settings_io import parse_text
 
 if TYPE_CHECKING:
     from stylo.config import Settings
@@ -155,7 +156,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """The defaults, then ``--config-from PNG`` (its artistic settings and seed), then ``--config TOML``, then the
     flags. Each file's values are checked on their own (an error names the file and the key); an error that
     only the files' values cause names the files."""
-    from stylo.config import file_changes, from_mapping, read_toml
+    from stylo.settings_io import file_changes, from_mapping, read_toml
 
     layers: list[tuple[str, dict[str, Any]]] = []
     recorded: dict[str, Any] = {}
@@ -184,8 +185,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def _from_png(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the machine settings a PNG recorded, its other settings checked): a PNG repeats the picture, not the
     machine (config.MACHINE_FIELDS: it must not choose a file to open, a download, a device or a budget)."""
-    from stylo.config import MACHINE_FIELDS, file_changes
+    from stylo.config import MACHINE_FIELDS
     from stylo.image import read_manifest
+    from stylo.settings_io import file_changes
 
     settings = read_manifest(path)["settings"]
     recorded = {name: settings.get(name) for name in MACHINE_FIELDS}

@@ -96,11 +96,11 @@ def check_weights(cells: list[Any]) -> None:
 def cmd_sweep(args: argparse.Namespace, base: Any) -> int:
     """``stylo sweep``: everything that can be refused is refused before the first cell; each cell's image and
     record are in place as it finishes (an interrupted sweep keeps them, and results.csv lists them)."""
-    from stylo.config import file_changes, from_mapping, read_toml
     from stylo.experiments.sheet import contact_sheet
     from stylo.experiments.sweep import check_grid, expand, parse_vary, planned_outputs, prepare_out, run_sweep
     from stylo.files import regular_file, spare_inputs
     from stylo.image import open_image, save_png
+    from stylo.settings_io import file_changes, from_mapping, read_toml
 
     vary: dict[str, list[Any]] = {}
     if args.sweep:

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from stylo import __version__
-from stylo.config import FIELDS, Settings, clipped, from_mapping, parse_text
+from stylo.config import FIELDS, Settings, clipped
 from stylo.errors import StyloError
 from stylo.files import open_regular, read_bounded, shown
 from stylo.image import atomic_write
 from stylo.plan import run_seed
+from stylo.settings_io import from_mapping, parse_text
 
 RATIO = "ratio"  # pseudo-setting: α/β, sets style_weight = content_weight / ratio
 MAX_RECORD_BYTES = 10_000_000  # a cell's JSON record (a failed one holds a traceback)

@@ -56,8 +56,8 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     """Stylize one chunk into its own folder (resuming what is there); runs in a worker."""
     import torch
 
-    from stylo.config import from_mapping
     from stylo.image import open_image
+    from stylo.settings_io import from_mapping
     from stylo.video.io import read_clip
     from stylo.video.pipeline import ClipLabels, stylize_frames
 

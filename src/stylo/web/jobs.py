@@ -13,8 +13,9 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stylo.config import Settings, from_mapping
+from stylo.config import Settings
 from stylo.errors import StyloError
+from stylo.settings_io import from_mapping
 from stylo.web.db import RunStore
 from stylo.web.events import Events
 from stylo.web.plan import Level, Speed, check_runnable, later_frame_seconds

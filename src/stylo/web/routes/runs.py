@@ -14,8 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from PIL import Image
 
-from stylo.config import WEB_FIELDS, Settings, from_mapping
+from stylo.config import WEB_FIELDS, Settings
 from stylo.plan import run_seed
+from stylo.settings_io import from_mapping
 from stylo.web.plan import Level, check_runnable, describe
 from stylo.web.routes.clips import clips_dir
 from stylo.web.state import RUN_ID, UPLOAD_NAME, Limits, clean_label, error
