@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from stylo.config import Settings
-from stylo.video.io import write_video
+from stylo.video.encode import write_video
 from stylo.video.pipeline import stylize_frames
 
 ROOT = Path(__file__).resolve().parents[1]

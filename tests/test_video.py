@@ -20,7 +20,8 @@ require("av")
 require("cv2")
 
 from stylo.video import flow  # noqa: E402
-from stylo.video.io import read_clip, write_video  # noqa: E402
+from stylo.video.encode import write_video  # noqa: E402
+from stylo.video.io import read_clip  # noqa: E402
 from stylo.video.pipeline import FrameDone, stylize_frames  # noqa: E402
 
 PAN = 6  # px per frame, to the right

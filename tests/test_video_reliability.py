@@ -29,8 +29,10 @@ from .conftest import SAMPLES, require
 require("av")
 require("cv2")
 
+from stylo.video import encode as video_encode  # noqa: E402
 from stylo.video import io as video_io  # noqa: E402
-from stylo.video.io import parse_fps, probe_clip, read_clip, write_video  # noqa: E402
+from stylo.video.encode import write_video  # noqa: E402
+from stylo.video.io import parse_fps, probe_clip, read_clip  # noqa: E402
 
 from .test_video import make_clip, pan  # noqa: E402
 
@@ -185,7 +187,7 @@ def test_a_full_disk_midway_keeps_the_old_video(tmp_path: Path, finished: Path, 
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     run = copy_of(finished, tmp_path)
     old, old_manifest = (run / "out.mp4").read_bytes(), (run / "out.json").read_bytes()
-    real_write = video_io._CheckedWrites.write
+    real_write = video_encode._CheckedWrites.write
     calls = []
 
     class FullDisk:
@@ -204,7 +206,7 @@ def test_a_full_disk_midway_keeps_the_old_video(tmp_path: Path, finished: Path, 
             self.fh = FullDisk(self.fh)
         return real_write(self, data)
 
-    monkeypatch.setattr(video_io._CheckedWrites, "write", fill_up)
+    monkeypatch.setattr(video_encode._CheckedWrites, "write", fill_up)
     assert main(["video", str(run / "clip"), str(style_file), "-o", str(run / "out.mp4"), *TINY]) == 1
     err = one_line(capsys)
     assert "No space left on device" in err and "frames are kept in" in err

@@ -22,7 +22,8 @@ from stylo.errors import RunError, StyloError
 from stylo.events import ClipRendered, FrameEvent, OnEvent
 from stylo.files import regular_file, shown
 from stylo.jobs import ClipJob
-from stylo.video.io import Clip, is_video_file, output_format
+from stylo.video.encode import output_format
+from stylo.video.io import Clip, is_video_file
 
 AtOnce = Callable[[], AbstractContextManager[object]]
 
@@ -169,7 +170,7 @@ def stylize(job: ClipJob, s: Any, clip: Clip, styles: list[Image.Image], folder:
 def encode(out: Path, written: list[Path], fps: Fraction, audio: Path | None, folder: Path) -> None:
     """The video from the finished frames; a failed write leaves an existing ``out`` as it was, and says where
     the frames are."""
-    from stylo.video.io import write_video
+    from stylo.video.encode import write_video
 
     try:
         write_video((Image.open(p) for p in written), out, fps, audio_from=audio)
