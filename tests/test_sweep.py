@@ -121,8 +121,8 @@ def test_killed_sweep_resumes_with_only_the_missing_cells(tmp_path: Path, small_
     cells = sweep.expand(Settings(size=64, steps=40, scales=1), {"ratio": [1e-1, 1e-2, 1e-3, 1e-4]},
                          [(content, [style])])
     seen: list[tuple[str, bool]] = []
-    records = sweep.run_sweep(cells, out, executors.sequential, on_record=lambda r, reused: seen.append(
-        (r["key"], reused)))
+    records = sweep.run_sweep(cells, out, executors.sequential, on_event=lambda e: seen.append(
+        (e.record["key"], e.reused)))
     assert {k for k, reused in seen if reused} == done_before
     assert len([k for k, reused in seen if not reused]) == 4 - len(done_before)
     assert [r["status"] for r in records] == ["ok"] * 4 and len(read_csv(out / "results.csv")) == 4

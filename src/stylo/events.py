@@ -4,8 +4,9 @@ A still job (:class:`~stylo.jobs.StillJob`) reports :class:`Preview` (the starti
 :class:`StepEvent` after every step, then :class:`Done` or :class:`Failed`. A clip job
 (:class:`~stylo.jobs.ClipJob`) reports, for every frame it computes, the frame's :class:`Preview` and
 :class:`StepEvent` s (``frame`` set), then a :class:`FrameEvent` per finished or reused frame, then
-:class:`Done` or :class:`Failed`. The CLI's progress lines, the studio's event stream and the sweep consume them;
-nothing in the library prints.
+:class:`Done` or :class:`Failed`. A sweep or a batch (a list of still jobs) reports a :class:`CellEvent` per
+cell. The CLI's progress lines, the studio's event stream and the sweep consume them; nothing in the library
+prints.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ class FrameEvent:
 
 
 @dataclass(frozen=True)
+class CellEvent:
+    """A cell of a sweep (or an image of a batch) is finished: now, or in an earlier run (``reused``). Its
+    ``record`` is the cell's JSON record (status, label, seconds, loss, metrics or error): the form that travels
+    back from worker processes and Ray, where the job's own :class:`Done` (which holds images) does not."""
+
+    record: dict[str, Any]
+    reused: bool
+
+
+@dataclass(frozen=True)
 class ClipRendered:
     """The outcome of a clip job: the frame files written (all of them unless ``interrupted``), the video (None
     when the output is a folder, or when interrupted), its manifest (also beside the video as ``OUT.json``) and
@@ -98,6 +109,6 @@ class Failed:
     error: StyloError
 
 
-Event = Preview | StepEvent | FrameEvent | Done | Failed
+Event = Preview | StepEvent | FrameEvent | CellEvent | Done | Failed
 OnEvent = Callable[[Event], object]
 

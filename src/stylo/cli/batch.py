@@ -10,6 +10,7 @@ from typing import Any
 from stylo.cli.common import executor_from
 from stylo.cli.sweep import Progress, check_weights, interrupted
 from stylo.errors import StyloError
+from stylo.events import CellEvent, Event
 from stylo.files import shown
 
 
@@ -65,15 +66,15 @@ def cmd_batch(args: argparse.Namespace, base: Any) -> int:
     progress = Progress(args, len(cells))
     placed: set[Path] = set()
 
-    def place(record: dict[str, Any], reused: bool) -> None:
-        if record["status"] == "ok":
-            for target in targets[record["key"]]:
-                copy_file(out / record["image"], target)
+    def place(event: Event) -> None:
+        if isinstance(event, CellEvent) and event.record["status"] == "ok":
+            for target in targets[event.record["key"]]:
+                copy_file(out / event.record["image"], target)
                 placed.add(target)
-        progress(record, reused)
+        progress(event)
 
     try:
-        records = run_sweep(cells, out, executor_from(args), on_record=place)
+        records = run_sweep(cells, out, executor_from(args), on_event=place)
     except KeyboardInterrupt:
         return interrupted(len(placed), len(contents), out, "images")
     by_key = {r["key"]: r for r in records}

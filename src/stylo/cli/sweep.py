@@ -19,6 +19,7 @@ from stylo.cli.common import (
     executor_from,
 )
 from stylo.errors import StyloError
+from stylo.events import CellEvent, Event
 from stylo.files import shown
 
 EVAL_USAGE = "stylo eval CONTENT STYLE IMAGE [IMAGE ...]\n       stylo eval --video IN_CLIP OUT_CLIP [STYLE]"
@@ -64,7 +65,10 @@ class Progress:
     def __init__(self, args: argparse.Namespace, total: int):
         self.quiet, self.total, self.count, self.ok = args.quiet, total, 0, 0
 
-    def __call__(self, record: dict[str, Any], reused: bool) -> None:
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, CellEvent):
+            return
+        record, reused = event.record, event.reused
         self.count += 1
         self.ok += record["status"] == "ok"
         if self.quiet:
@@ -126,7 +130,7 @@ def cmd_sweep(args: argparse.Namespace, base: Any) -> int:
     progress = Progress(args, len(cells))
     progress.start(f"stylo: {len(cells)} cells into {out}")
     try:
-        records = run_sweep(cells, out, executor_from(args), on_record=progress)
+        records = run_sweep(cells, out, executor_from(args), on_event=progress)
     except KeyboardInterrupt:
         return interrupted(progress.ok, len(cells), out)
     sheet = contact_sheet(records, out, content, styles, list(vary))

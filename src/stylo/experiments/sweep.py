@@ -22,6 +22,7 @@ from typing import Any
 from stylo import __version__
 from stylo.config import FIELDS, Settings, clipped
 from stylo.errors import StyloError
+from stylo.events import CellEvent, OnEvent
 from stylo.files import open_regular, read_bounded, shown
 from stylo.image import atomic_write
 from stylo.plan import run_seed
@@ -233,10 +234,11 @@ def prepare_out(out: Path) -> None:
 
 
 def run_sweep(cells: list[Cell], out: Path, executor: Executor, threads: int = 0,
-              on_record: Callable[[dict[str, Any], bool], None] | None = None) -> list[dict[str, Any]]:
+              on_event: OnEvent | None = None) -> list[dict[str, Any]]:
     """Run the cells not yet finished under ``out``; write results.csv/json; return the records in cell order.
 
-    ``on_record(record, reused)`` is called once per cell (reused: finished in an earlier run), as it finishes.
+    ``on_event`` gets a :class:`~stylo.events.CellEvent` once per cell (reused: finished in an earlier run), as it
+    finishes.
     Interrupted (Ctrl-C, SIGTERM: KeyboardInterrupt), the results of the cells finished so far are still written.
     """
     prepare_out(out)
@@ -246,15 +248,15 @@ def run_sweep(cells: list[Cell], out: Path, executor: Executor, threads: int = 0
         done = finished(out, cell)
         if done is not None:
             records[cell.key] = done
-            if on_record:
-                on_record(done, True)
+            if on_event:
+                on_event(CellEvent(done, True))
         else:
             todo.setdefault(cell.key, CellTask(cell, str(out), threads))
 
     def collect(record: dict[str, Any]) -> None:
         records[record["key"]] = record
-        if on_record:
-            on_record(record, False)
+        if on_event:
+            on_event(CellEvent(record, False))
 
     try:
         if todo:
