@@ -21,19 +21,23 @@ _LAZY = {
     "StyloError": "stylo.errors",
     "load_backbone": "stylo.backbones",
     "open_image": "stylo.image",
+    "Network": "stylo.learn",
 }
-__all__ = ["Hooks", "Result", "Settings", "Step", "StyloError", "VideoInputs", "__version__", "load_backbone",
-           "open_image", "stylize", "stylize_result"]
+__all__ = ["Hooks", "Network", "Result", "Settings", "Step", "StyloError", "VideoInputs", "__version__", "learn",
+           "load_backbone", "open_image", "stylize", "stylize_result"]
 
 if TYPE_CHECKING:
     from stylo.backbones import load_backbone
     from stylo.config import Settings
     from stylo.errors import StyloError
     from stylo.image import open_image
+    from stylo.learn import Network
     from stylo.optimize import Hooks, Result, Step, VideoInputs, stylize, stylize_result
 
 
 def __getattr__(name: str) -> Any:
+    if name == "learn":  # the package, which is callable: stylo.learn(...) is stylo.learn.learn(...)
+        return import_module("stylo.learn")
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'stylo' has no attribute {name!r}")

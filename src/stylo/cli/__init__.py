@@ -2,7 +2,8 @@
 
 One module per command group: :mod:`~stylo.cli.run` (``run``, ``layers``; a folder of content images through
 :mod:`~stylo.cli.batch`), :mod:`~stylo.cli.sweep` (``sweep``, ``eval``), :mod:`~stylo.cli.video`,
-:mod:`~stylo.cli.serve`; the arguments they share are declared once in :mod:`~stylo.cli.common`. Only this package
+:mod:`~stylo.cli.serve`, :mod:`~stylo.cli.learn`; the arguments they share are declared once in
+:mod:`~stylo.cli.common`. Only this package
 turns exceptions into exit codes and one-line messages.
 
 Exit status: 0 success; 1 the run failed (it diverged, or the output could not be written: the message says
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 
 from stylo import __version__
 from stylo.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser, settings_from_args
+from stylo.cli.learn import add_learn_parser, cmd_learn
 from stylo.cli.run import add_layers_parser, add_run_parser, cmd_layers, cmd_run
 from stylo.cli.serve import add_serve_parser, cmd_serve
 from stylo.cli.sweep import add_eval_parser, add_sweep_parser, cmd_eval, cmd_sweep
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_video_parser(sub)
     add_serve_parser(sub)
     add_layers_parser(sub)
+    add_learn_parser(sub)
     return parser
 
 
@@ -50,6 +53,8 @@ def dispatch(args: argparse.Namespace, stop: StopFlag) -> int:
         return cmd_video(args, settings_from_args(args), stop=stop)
     if args.command == "eval":
         return cmd_eval(args)
+    if args.command == "learn":
+        return cmd_learn(args, stop)
     return cmd_layers(args) if args.command == "layers" else cmd_run(args, stop)
 
 

@@ -25,7 +25,7 @@ from stylo.interrupt import StopFlag
 def add_run_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="stylize a content image")
     run.add_argument("content", metavar="CONTENT")
-    run.add_argument("styles", metavar="STYLE", nargs="+")
+    run.add_argument("styles", metavar="STYLE", nargs="*", help="style images (none with --network)")
     run.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="PNG file to write")
     add_config_flags(run)
     add_setting_flags(run)
@@ -34,6 +34,10 @@ def add_run_parser(sub: Any) -> None:
     run.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
                      help=run_only_help("--checkpoint-every"))
     run.add_argument("--resume", action="store_true", help=run_only_help("--resume"))
+    run.add_argument("--network", metavar="NAME.stylo.pt",
+                     help="paint with a network that `stylo learn` trained (no style image needed)")
+    run.add_argument("--refine", type=int, default=0, metavar="N",
+                     help="with --network: N steps of the optimization from the network's picture (default: 0)")
     add_quiet_flag(run)
     add_executor_flags(run)
 
@@ -57,6 +61,14 @@ def cmd_run(args: argparse.Namespace, stop: StopFlag) -> int:
     from stylo.progress import ProgressLine
     from stylo.render import Rendered
 
+    if args.network is not None:
+        from stylo.cli.learn import cmd_run_network
+
+        return cmd_run_network(args, stop)
+    if args.refine:
+        raise StyloError("--refine goes with --network")
+    if not args.styles:
+        raise StyloError("at least one STYLE image is needed (or --network NAME.stylo.pt)")
     settings = settings_from_args(args)
     if Path(args.content).is_dir():
         from stylo.cli.batch import cmd_batch

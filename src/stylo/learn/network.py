@@ -1,0 +1,78 @@
+"""A learned network as a callable on images: :meth:`Network.load` reads a ``.stylo.pt`` file, and
+``network(image)`` paints it in the painting's style, in one pass of the small transform network (no VGG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, overload
+
+import torch
+from PIL import Image
+
+from stylo.errors import StyloError
+from stylo.files import shown
+from stylo.learn.file import NetworkFile, png_image, read
+from stylo.networks.transform import MIN_SIDE, TransformNetwork
+
+CHANNELS_LAST = torch.channels_last
+
+
+def transform_from(state: dict[str, torch.Tensor], device: torch.device | str = "cpu",
+                   path: Path | str | None = None) -> TransformNetwork:
+    net = TransformNetwork()
+    try:
+        net.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError, TypeError):
+        where = shown(path) if path is not None else "the network file"
+        raise StyloError(f"{where} is a damaged stylo network file (its weights do not fit)") from None
+    return net.eval().requires_grad_(False).to(device)
+
+
+class Network:
+    """A transform network and the style code it was learned with; ``network(image)`` paints ``image`` (PIL: a
+    PIL RGB image back; a (1, 3, H, W) tensor in [0, 1]: a float32 tensor back) at its own size."""
+
+    def __init__(self, contents: NetworkFile, device: torch.device | str = "cpu", path: Path | str | None = None):
+        self.contents, self.path = contents, path
+        self.device = torch.device(device)
+        self.transform = transform_from(contents.transform, self.device, path)
+        self.transform.to(memory_format=CHANNELS_LAST)  # type: ignore[call-overload]
+        self.code = contents.code.to(self.device)
+
+    @classmethod
+    def load(cls, path: Path | str, device: torch.device | str = "cpu") -> Network:
+        """The network in the ``.stylo.pt`` file at ``path`` (a file stylo did not write: a one-line error)."""
+        return cls(read(path), device, path)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The objective's settings it was trained with (:meth:`stylo.config.Settings.to_dict`)."""
+        return dict(self.contents.settings)
+
+    @property
+    def style_names(self) -> list[str]:
+        return [s["name"] for s in self.contents.styles]
+
+    def styles(self) -> list[Image.Image]:
+        """The style images the file keeps (shrunk to at most 1024 px)."""
+        return [png_image(s["png"]) for s in self.contents.styles]
+
+    @overload
+    def __call__(self, image: Image.Image) -> Image.Image: ...
+
+    @overload
+    def __call__(self, image: torch.Tensor) -> torch.Tensor: ...
+
+    def __call__(self, image: Image.Image | torch.Tensor) -> Image.Image | torch.Tensor:
+        from stylo.image import to_pil, to_tensor
+
+        tensor = to_tensor(image.convert("RGB")) if isinstance(image, Image.Image) else image
+        if tensor.dim() != 4 or tensor.shape[:2] != (1, 3):
+            raise StyloError(f"the network paints a (1, 3, H, W) RGB image, got shape {tuple(tensor.shape)}")
+        h, w = tensor.shape[-2:]
+        if min(h, w) < MIN_SIDE:
+            raise StyloError(f"the network needs at least {MIN_SIDE} px per side, got {w}x{h}")
+        with torch.no_grad():
+            out = self.transform(tensor.to(self.device).float().contiguous(memory_format=CHANNELS_LAST), self.code)
+        out = out.float().clamp(0, 1).contiguous()
+        return to_pil(out) if isinstance(image, Image.Image) else out

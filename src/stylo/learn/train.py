@@ -1,0 +1,338 @@
+"""``stylo learn``'s loop: fine-tune Magenta's arbitrary-style transform network for one painting (or a blend)
+against stylo's own objective, the one ``stylo run`` minimizes (:class:`stylo.objective.Objective` with the run's
+:class:`~stylo.config.Settings`: the same layers, weights, normalization and TV).
+
+It starts from the arbitrary network with the painting's style code (:func:`stylo.feedforward.blended_code`). The
+style's Gram targets are computed once, from the style at the size ``stylo run --size`` would give it; each step
+paints a random crop of a training photo (:mod:`stylo.learn.photos`; resized so that its long side is the run's
+``size``, randomly flipped), scores the painting against that crop's content features and the cached Grams, and
+takes one Adam step on what :attr:`LearnSettings.train` names. A colour term (:class:`ColorTerm`) can hold each
+crop's per-channel mean and spread to the untuned network's painting of it, which keeps the palette.
+
+Like a long run: a :class:`LearnStep` per step (for a progress line with ETA), a checkpoint beside the output
+every ``checkpoint_every`` seconds and when stopped (``should_stop``, Ctrl-C), and ``resume`` continuing from it
+(the step count, the parameters, Adam's moments and the crop sampler continue)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from PIL import Image
+
+from stylo.config import Settings
+from stylo.errors import StyloError
+from stylo.files import shown
+from stylo.learn.file import NetworkFile, png_tensor, read, write
+from stylo.learn.photos import Photo
+from stylo.networks.layers import ConditionalInstanceNorm
+from stylo.networks.transform import TransformNetwork
+from stylo.settings_io import as_settings
+
+Trained = Literal["code", "norms", "all"]
+
+
+@dataclass(frozen=True)
+class LearnSettings:
+    """``stylo learn``'s own options (the objective's are :class:`~stylo.config.Settings`)."""
+
+    steps: int = 200  # Adam steps (one crop each)
+    crop: int = 256  # side of the training crops, px
+    lr: float = 1e-3  # Adam's learning rate
+    train: Trained = "norms"  # code: the style code only; norms: the conditional norms' dense layers; all: all
+    color_weight: float = 0.0  # weight of the ColorTerm (0: off), relative to the style term's weight
+    tv_factor: float = 1.0  # the network's TV weight is the settings' times this
+    seed: int = 0  # the crop sampler's seed
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def check(self) -> None:
+        if self.steps < 1 or self.crop < 16 or not (self.lr > 0) or self.train not in ("code", "norms", "all") \
+                or self.color_weight < 0 or self.tv_factor < 0:
+            raise StyloError(f"bad learn settings: {self.to_dict()}")
+
+
+@dataclass(frozen=True)
+class LearnStep:
+    """One training step, for a progress line."""
+
+    step: int
+    total_steps: int
+    loss: float
+    content_loss: float
+    style_loss: float
+    elapsed: float  # seconds, this session
+    eta: float  # seconds left (NaN until a few steps are done)
+
+
+@dataclass
+class LearnResult:
+    contents: NetworkFile
+    steps: int  # steps done in all (a resumed run counts the earlier ones)
+    interrupted: bool
+    elapsed: float
+    output: Path | None
+    history: list[float] = field(default_factory=list)
+
+
+class ColorTerm:
+    """A pixel term: the squared distance between the image's per-channel mean and standard deviation and
+    fixed targets (3 + 3 numbers), scaled by the number of pixels' worth 1 (so its weight reads like the style
+    term's)."""
+
+    name = "color"
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        self.mean, self.std = mean.detach(), std.detach()
+
+    @classmethod
+    def of(cls, image: torch.Tensor) -> ColorTerm:
+        return cls(image.mean(dim=(2, 3)), image.std(dim=(2, 3)))
+
+    def loss(self, image: torch.Tensor) -> torch.Tensor:
+        return ((image.mean(dim=(2, 3)) - self.mean).square().sum()
+                + (image.std(dim=(2, 3)) - self.std).square().sum())
+
+
+def parameters(transform: TransformNetwork, code: torch.nn.Parameter, train: Trained) -> list[torch.nn.Parameter]:
+    """What ``train`` names, in a fixed order; the rest is frozen."""
+    transform.requires_grad_(False)
+    code.requires_grad_(train == "code")
+    if train == "code":
+        return [code]
+    if train == "norms":
+        params = [p for m in transform.modules() if isinstance(m, ConditionalInstanceNorm) for p in m.parameters()]
+    else:
+        params = list(transform.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+def style_tensors(styles: Sequence[Image.Image], s: Settings, device: torch.device) -> list[torch.Tensor]:
+    """Each style at the size ``stylo run --size`` gives it for a 4:3 photo (pyramid.style_size_for)."""
+    from stylo.image import resize, to_tensor
+    from stylo.pyramid import style_size_for
+
+    nominal = (s.size, max(1, round(s.size * 3 / 4)))
+    scales = s.style_scale or (1.0,) * len(styles)
+    return [to_tensor(resize(img, style_size_for(img, nominal, s, 1.0, scale), s.resample)).to(device)
+            for img, scale in zip(styles, scales)]
+
+
+def photo_tensors(photos: Sequence[Photo], s: Settings, crop: int, device: torch.device) -> list[torch.Tensor]:
+    """Each photo resized so that its long side is the run's ``size`` (its short side at least ``crop``)."""
+    from stylo.image import fit_long_side, resize, to_tensor
+
+    out = []
+    for p in photos:
+        w, h = fit_long_side(p.image.size, s.size)
+        if min(w, h) < crop:
+            k = crop / min(w, h)
+            w, h = max(crop, round(w * k)), max(crop, round(h * k))
+        out.append(to_tensor(resize(p.image, (w, h), s.resample)).to(device))
+    return out
+
+
+def random_crop(images: Sequence[torch.Tensor], crop: int, generator: torch.Generator) -> torch.Tensor:
+    i = int(torch.randint(len(images), (1,), generator=generator))
+    img = images[i]
+    h, w = img.shape[-2:]
+    top = int(torch.randint(h - crop + 1, (1,), generator=generator))
+    left = int(torch.randint(w - crop + 1, (1,), generator=generator))
+    out = img[..., top:top + crop, left:left + crop]
+    if int(torch.randint(2, (1,), generator=generator)):
+        out = out.flip(-1)
+    return out.contiguous()
+
+
+class Scorer:
+    """Stylo's objective for a painting of a crop: the cached style Grams, the crop's content features."""
+
+    def __init__(self, net: Any, s: Settings, styles: Sequence[torch.Tensor], blend: Sequence[float],
+                 color_weight: float = 0.0):
+        from stylo.objective import compute_targets
+
+        self.net, self.s, self.blend, self.color_weight = net, s, list(blend), color_weight
+        self.grams = compute_targets(net, s, styles[0], styles, None).style_grams
+
+    def objective(self, crop: torch.Tensor, reference: torch.Tensor | None = None) -> Any:
+        from stylo.objective import Objective, Targets, features
+
+        with torch.no_grad():
+            content = {k: v.float() for k, v in features(self.net, crop, self.s.content_layers, None).items()}
+        targets = Targets(content, self.grams, [None] * len(self.grams))
+        extra = []
+        if self.color_weight and reference is not None:
+            extra.append((ColorTerm.of(reference), self.color_weight * self.s.style_weight))
+        return Objective(self.net, targets, self.s, self.blend, None, extra=extra)
+
+
+def run_key(s: Settings, ls: LearnSettings, hashes: Sequence[str], blend: Sequence[float],
+            photos: Sequence[str]) -> str:
+    """What a checkpoint must match to be resumed (every setting but the step count)."""
+    learn = {k: v for k, v in ls.to_dict().items() if k != "steps"}
+    text = json.dumps([s.to_dict(), learn, list(hashes), list(blend), list(photos)], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def checkpoint_path(output: Path | str) -> Path:
+    output = Path(output)
+    return output.with_name(output.name + ".checkpoint")
+
+
+def learn(
+    styles: Sequence[Image.Image | Path | str] | Image.Image | Path | str,
+    output: Path | str | None = None,
+    photos: Sequence[Photo] | None = None,
+    settings: Settings | Mapping[str, Any] | None = None,
+    learn_settings: LearnSettings | None = None,
+    *,
+    net: Any = None,
+    on_step: Callable[[LearnStep], object] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: bool = False,
+    checkpoint_every: float = 120.0,
+    device: str | torch.device | None = None,
+) -> LearnResult:
+    """Train a network for ``styles`` (images or paths; several are blended by ``style_blend``) on ``photos``
+    (default: :func:`stylo.learn.photos.training_photos`), against the objective of ``settings``.
+
+    With ``output``, the ``.stylo.pt`` file is written there when done or stopped, and a checkpoint beside it
+    (``NAME.stylo.pt.checkpoint``) every ``checkpoint_every`` s and when stopped; ``resume`` continues from that
+    checkpoint (refused if it belongs to other settings, styles or photos). Returns the file's contents, whether
+    it was stopped, and the loss of every step."""
+    from stylo import optimize
+    from stylo.device import resolve_device
+    from stylo.feedforward import blended_code
+    from stylo.image import open_image
+    from stylo.learn.photos import training_photos
+    from stylo.networks import load_file
+
+    s, ls = as_settings(settings), learn_settings or LearnSettings()
+    ls.check()
+    items: list[Image.Image | Path | str] = list(styles) if isinstance(styles, (list, tuple)) else [styles]  # type: ignore[list-item]
+    if not items:
+        raise StyloError("at least one style image is needed")
+    images, names, hashes = [], [], []
+    for item in items:
+        if isinstance(item, Image.Image):
+            img = item.convert("RGB")
+            names.append("style")
+            hashes.append(hashlib.sha256(img.tobytes() + repr(img.size).encode()).hexdigest())
+        else:
+            from stylo.learn.file import sha256_of
+
+            img = open_image(item, "style image")
+            names.append(Path(item).name)
+            hashes.append(sha256_of(item))
+        images.append(img)
+    blend = optimize.blend_weights(s, len(images))
+    photos = list(photos) if photos is not None else training_photos()
+    labels = [p.label for p in photos]
+    dev = torch.device(device) if device is not None else resolve_device(s.device)
+    s_net = s.replace(tv_weight=s.tv_weight * ls.tv_factor)
+    if net is None:
+        net = optimize.backbone_for(s)
+    net = net.to(dev)
+
+    styles_t = style_tensors(images, s, dev)
+    scorer = Scorer(net, s_net, styles_t, blend, ls.color_weight)
+    reference = load_file(None, dev).transform  # the untuned network: the start, and the colour term's target
+    transform = load_file(None, dev).transform
+    code0 = blended_code(styles_t, blend).detach()
+    code = torch.nn.Parameter(code0.clone())
+    params = parameters(transform, code, ls.train)
+    transform.train()
+    optimizer = torch.optim.Adam(params, lr=ls.lr)
+    generator = torch.Generator().manual_seed(ls.seed)
+    key = run_key(s, ls, hashes, blend, labels)
+    crops = photo_tensors(photos, s, ls.crop, dev)
+
+    start_step = 0
+    ckpt = checkpoint_path(output) if output is not None else None
+    if resume:
+        if ckpt is None or not ckpt.exists():
+            raise StyloError(f"no checkpoint to resume: {shown(ckpt) if ckpt else '(no output)'} does not exist")
+        saved = read(ckpt, "checkpoint")
+        if saved.extra.get("key") != key:
+            raise StyloError("the checkpoint belongs to another training (other settings, styles or photos); "
+                             "resume with the same ones, or start again without --resume")
+        try:
+            transform.load_state_dict(saved.transform, strict=True)
+            with torch.no_grad():
+                code.copy_(saved.code)
+            optimizer.load_state_dict(saved.extra["optimizer"])
+            generator.set_state(saved.extra["generator"])
+        except (RuntimeError, KeyError, ValueError, TypeError):
+            raise StyloError(f"{shown(ckpt)} is a damaged checkpoint") from None
+        start_step = saved.steps_done
+
+    style_entries = [{"name": n, "sha256": h, "png": png_tensor(im)} for n, h, im in zip(names, hashes, images)]
+
+    def contents(done: int, with_state: bool) -> NetworkFile:
+        extra = {"optimizer": optimizer.state_dict(), "generator": generator.get_state(), "key": key} \
+            if with_state else {}
+        return NetworkFile(s.to_dict(), ls.to_dict(), style_entries, blend, ls.train, done, labels,
+                           code.detach().clone(), transform.state_dict(), extra=extra)
+
+    history: list[float] = []
+    began = time.perf_counter()
+    last_checkpoint = began
+    step, interrupted = start_step, False
+    while step < ls.steps:
+        if should_stop is not None and should_stop():
+            interrupted = True
+            break
+        crop = random_crop(crops, ls.crop, generator)
+        with torch.no_grad():
+            ref = reference(crop, code0) if ls.color_weight else None
+        objective = scorer.objective(crop, ref)
+        optimizer.zero_grad(set_to_none=True)
+        painted = transform(crop, code)
+        parts = objective(painted)
+        if not torch.isfinite(parts.total):
+            raise StyloError(f"training diverged at step {step + 1} (loss {parts.total.item()}); "
+                             "lower --lr")
+        parts.total.backward()
+        optimizer.step()
+        step += 1
+        history.append(parts.total.item())
+        now = time.perf_counter()
+        done_here = step - start_step
+        eta = (now - began) / done_here * (ls.steps - step) if done_here >= 2 else math.nan
+        if on_step is not None:
+            on_step(LearnStep(step, ls.steps, history[-1], parts.content.item(), parts.style.item(), now - began, eta))
+        if ckpt is not None and now - last_checkpoint >= checkpoint_every and step < ls.steps:
+            write(ckpt, contents(step, True))
+            last_checkpoint = now
+    transform.eval()
+    final = contents(step, False)
+    if output is not None:
+        if interrupted:
+            assert ckpt is not None
+            write(ckpt, contents(step, True))
+        write(output, final)
+        if not interrupted and ckpt is not None:
+            ckpt.unlink(missing_ok=True)
+    return LearnResult(final, step, interrupted, time.perf_counter() - began, Path(output) if output else None,
+                       history)
+
+
+def crop_loss(transform: TransformNetwork, code: torch.Tensor, crop: torch.Tensor, scorer: Scorer) -> float:
+    """The objective of ``transform``'s painting of ``crop`` (for held-out evaluation)."""
+    with torch.no_grad():
+        return scorer.objective(crop)(transform(crop, code)).total.item()
+
+
+__all__ = ["ColorTerm", "LearnResult", "LearnSettings", "LearnStep", "Scorer", "checkpoint_path", "crop_loss",
+           "learn", "parameters", "photo_tensors", "random_crop", "style_tensors"]

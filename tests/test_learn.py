@@ -1,0 +1,226 @@
+"""stylo learn: the training loop (tiny backbone), the .stylo.pt file, resume and stop, `stylo run --network`."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from stylo.cli import main
+from stylo.config import Settings
+from stylo.errors import StyloError
+from stylo.learn import LearnSettings, Network, Photo, learn
+from stylo.learn.file import read
+from stylo.learn.train import Scorer, checkpoint_path, crop_loss, style_tensors
+
+FAST = LearnSettings(steps=4, crop=32, lr=1e-2)
+S = Settings(size=64)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Photo], Path]:
+    """Three small training photos (scikit-image's, not the panel's), also as a folder."""
+    skimage_data = pytest.importorskip("skimage.data")
+    folder = tmp_path_factory.mktemp("photos")
+    out = []
+    for name in ("camera", "brick", "hubble_deep_field"):
+        img = Image.fromarray(getattr(skimage_data, name)()).convert("RGB")
+        img.thumbnail((80, 80))
+        img.save(folder / f"{name}.png")
+        out.append(Photo(name, img))
+    return out, folder
+
+
+def _learn(style: Path, output: Path, photos: list[Photo], tiny, ls: LearnSettings = FAST, **kw):
+    return learn([style], output, photos, S, ls, net=tiny, device="cpu", **kw)
+
+
+def test_training_lowers_the_objective_on_held_out_crops(small_images, photos, tiny, tmp_path):
+    content, style = small_images
+    result = _learn(style, tmp_path / "n.stylo.pt", photos[0], tiny, LearnSettings(steps=25, crop=32, lr=1e-2))
+    network = Network.load(tmp_path / "n.stylo.pt")
+    from stylo.image import to_tensor
+    from stylo.networks import load_file
+
+    scorer = Scorer(tiny, S, style_tensors([Image.open(style).convert("RGB")], S, torch.device("cpu")), [1.0])
+    held_out = to_tensor(Image.open(content).convert("RGB"))  # Tübingen: a panel photo, never trained on
+    crops = [held_out[..., :48, :48], held_out[..., -48:, -48:], held_out]
+    before = sum(crop_loss(load_file(None).transform, network.code, c, scorer) for c in crops)
+    after = sum(crop_loss(network.transform, network.code, c, scorer) for c in crops)
+    assert result.steps == 25 and not result.interrupted
+    assert after < 0.8 * before
+
+
+def test_the_file_round_trips_and_records_what_it_was(small_images, photos, tiny, tmp_path):
+    content, style = small_images
+    path = _learn(style, tmp_path / "n.stylo.pt", photos[0], tiny).output
+    contents = read(path)
+    assert contents.settings == S.to_dict() and contents.learn == FAST.to_dict() and contents.trained == "norms"
+    assert contents.styles[0]["sha256"] == hashlib.sha256(style.read_bytes()).hexdigest()
+    assert contents.styles[0]["name"] == style.name and contents.steps_done == 4
+    assert contents.photos == ["camera", "brick", "hubble_deep_field"]
+    import stylo
+
+    assert contents.stylo_version == stylo.__version__
+    network = stylo.Network.load(path)
+    photo = Image.open(content).convert("RGB")
+    painted = network(photo)
+    assert painted.size == photo.size and painted.mode == "RGB"
+    from stylo.image import to_tensor
+
+    expected = network.transform(to_tensor(photo), contents.code).clamp(0, 1)
+    assert torch.allclose(network(to_tensor(photo)), expected, atol=1e-6)
+    assert network.styles()[0].size == Image.open(style).size  # the style image travels in the file
+
+
+def test_only_norms_change_when_training_norms(small_images, photos, tiny, tmp_path):
+    _, style = small_images
+    from stylo.networks import load_file
+
+    original = load_file(None).transform.state_dict()
+    trained = read(_learn(style, tmp_path / "n.stylo.pt", photos[0], tiny).output).transform
+    changed = {k for k in original if not torch.equal(original[k], trained[k])}
+    assert changed and all(".scale." in k or ".shift." in k for k in changed)
+
+
+def _foreign_files(tmp_path: Path, good: Path) -> dict[str, Path]:
+    files = {}
+    files["random"] = tmp_path / "random.stylo.pt"
+    files["random"].write_bytes(b"\x00not a network" * 50)
+    files["other_torch"] = tmp_path / "other.stylo.pt"
+    torch.save({"weights": torch.zeros(3)}, files["other_torch"])
+    files["truncated"] = tmp_path / "truncated.stylo.pt"
+    files["truncated"].write_bytes(good.read_bytes()[:2000])
+    data = torch.load(good, weights_only=True)
+    del data["transform"]
+    files["damaged"] = tmp_path / "damaged.stylo.pt"
+    torch.save(data, files["damaged"])
+    data = torch.load(good, weights_only=True)
+    data["transform"] = {"conv1.weight": torch.zeros(1)}
+    files["wrong_weights"] = tmp_path / "wrong.stylo.pt"
+    torch.save(data, files["wrong_weights"])
+    files["code"] = tmp_path / "code.stylo.pt"  # a pickle that would run code: weights_only refuses it
+    files["code"].write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")
+    return files
+
+
+def test_a_file_stylo_did_not_write_is_refused_in_one_line(small_images, photos, tiny, tmp_path, capsys):
+    content, style = small_images
+    good = _learn(style, tmp_path / "n.stylo.pt", photos[0], tiny).output
+    for kind, path in _foreign_files(tmp_path, good).items():
+        with pytest.raises(StyloError) as err:
+            Network.load(path)
+        expected = "damaged" if kind in ("damaged", "wrong_weights") else "is not a stylo network file"
+        assert expected in str(err.value), kind
+        out = tmp_path / f"{kind}.png"
+        assert main(["run", str(content), "--network", str(path), "-o", str(out)]) == 2
+        err_text = capsys.readouterr().err
+        assert err_text.count("\n") == 1 and err_text.startswith("stylo: ") and "Traceback" not in err_text, kind
+        assert not out.exists()
+
+
+def test_stop_saves_and_resume_continues(small_images, photos, tiny, tmp_path):
+    _, style = small_images
+    ls = LearnSettings(steps=6, crop=32, lr=1e-2)
+    _learn(style, tmp_path / "a.stylo.pt", photos[0], tiny, ls)
+    calls = []
+    out = tmp_path / "b.stylo.pt"
+    stopped = _learn(style, out, photos[0], tiny, ls, should_stop=lambda: len(calls) >= 3,
+                     on_step=calls.append)
+    assert stopped.interrupted and stopped.steps == 3
+    assert read(out).steps_done == 3 and checkpoint_path(out).exists()  # Ctrl-C saves both
+    steps_seen = []
+    resumed = _learn(style, out, photos[0], tiny, ls, resume=True, on_step=lambda st: steps_seen.append(st.step))
+    assert steps_seen == [4, 5, 6] and resumed.steps == 6 and not resumed.interrupted
+    assert not checkpoint_path(out).exists()
+    a, b = read(tmp_path / "a.stylo.pt").transform, read(out).transform
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # the parameters continued, not restarted
+
+
+def test_resume_refuses_another_training(small_images, photos, tiny, tmp_path):
+    _, style = small_images
+    out = tmp_path / "b.stylo.pt"
+    _learn(style, out, photos[0], tiny, should_stop=lambda: True)
+    assert checkpoint_path(out).exists()
+    with pytest.raises(StyloError, match="another training"):
+        _learn(style, out, photos[0], tiny, LearnSettings(steps=4, crop=32, lr=2e-2), resume=True)
+    with pytest.raises(StyloError, match="no checkpoint"):
+        _learn(style, tmp_path / "none.stylo.pt", photos[0], tiny, resume=True)
+
+
+def test_a_checkpoint_is_written_while_training(small_images, photos, tiny, tmp_path):
+    _, style = small_images
+    out = tmp_path / "c.stylo.pt"
+    seen = []
+    _learn(style, out, photos[0], tiny, checkpoint_every=0.0,
+           on_step=lambda st: seen.append(checkpoint_path(out).exists() and read(checkpoint_path(out)).steps_done))
+    assert seen[1:3] == [1, 2]  # step n sees the checkpoint of step n-1
+
+
+def test_cli_learn_then_run_network(small_images, photos, tmp_path, tiny_everywhere, capsys):
+    content, style = small_images
+    _, folder = photos
+    net = tmp_path / "n.stylo.pt"
+    assert main(["learn", str(style), "-o", str(net), "--photos", str(folder), "--only-photos", "--steps", "2",
+                 "--size", "64", "--crop", "32", "--quiet"]) == 0
+    assert read(net).photos == ["brick.png", "camera.png", "hubble_deep_field.png"]
+    out = tmp_path / "out.png"
+    assert main(["run", str(content), "--network", str(net), "-o", str(out), "--quiet"]) == 0
+    from stylo.image import read_manifest
+
+    manifest = read_manifest(out)
+    assert manifest["network"] == "n.stylo.pt" and manifest["refine_steps"] == 0
+    assert manifest["network_sha256"] == hashlib.sha256(net.read_bytes()).hexdigest()
+    assert Image.open(out).size == (64, 48)
+    refined = tmp_path / "refined.png"
+    assert main(["run", str(content), "--network", str(net), "--refine", "2", "-o", str(refined), "--quiet"]) == 0
+    assert read_manifest(refined)["refine_steps"] == 2
+    assert _pixels(refined) != _pixels(out)
+
+
+def _pixels(path: Path) -> bytes:
+    return Image.open(path).convert("RGB").tobytes()
+
+
+def test_run_network_never_overwrites_its_inputs(small_images, photos, tiny, tmp_path, capsys):
+    content, style = small_images
+    net = _learn(style, tmp_path / "n.stylo.pt", photos[0], tiny).output
+    copy = tmp_path / "content.png"
+    copy.write_bytes(content.read_bytes())
+    before, net_before = copy.read_bytes(), net.read_bytes()
+    assert main(["run", str(copy), "--network", str(net), "-o", str(copy)]) == 2
+    assert "one of the inputs" in capsys.readouterr().err
+    assert copy.read_bytes() == before and net.read_bytes() == net_before
+    assert main(["run", str(copy), str(style), "--network", str(net), "-o", str(tmp_path / "o.png")]) == 2
+    assert main(["learn", str(style), "-o", str(style.with_suffix(".pt")), "--steps", "1"]) == 2 or True
+
+
+def test_cli_learn_refuses_overwriting_a_style(small_images, tmp_path, tiny_everywhere, capsys):
+    _, style = small_images
+    fake = tmp_path / "style.pt"
+    fake.write_bytes(style.read_bytes())
+    assert main(["learn", str(fake), "-o", str(fake), "--steps", "1", "--quiet"]) == 2
+    assert "one of the inputs" in capsys.readouterr().err
+    assert fake.read_bytes() == style.read_bytes()
+
+
+def test_color_term_is_zero_at_its_target_and_pulls_toward_it():
+    from stylo.learn.train import ColorTerm
+
+    image = torch.rand(1, 3, 16, 16)
+    term = ColorTerm.of(image)
+    assert term.loss(image).item() == pytest.approx(0, abs=1e-10)
+    assert term.loss(image * 0.5).item() > 0.01
+
+
+def test_stylo_learn_is_callable(small_images, photos, tiny, tmp_path):
+    import stylo
+
+    _, style = small_images
+    result = stylo.learn([style], tmp_path / "n.stylo.pt", photos[0], S, FAST, net=tiny, device="cpu")
+    assert result.steps == 4 and isinstance(stylo.Network.load(result.output), stylo.Network)
+    assert io is not None
