@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
 import pytest
@@ -104,7 +103,7 @@ def _foreign_files(tmp_path: Path, good: Path) -> dict[str, Path]:
     files["wrong_weights"] = tmp_path / "wrong.stylo.pt"
     torch.save(data, files["wrong_weights"])
     files["code"] = tmp_path / "code.stylo.pt"  # a pickle that would run code: weights_only refuses it
-    files["code"].write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")
+    files["code"].write_bytes(f"cos\nsystem\n(S'touch {tmp_path / 'ran'}'\ntR.".encode())
     return files
 
 
@@ -121,6 +120,7 @@ def test_a_file_stylo_did_not_write_is_refused_in_one_line(small_images, photos,
         err_text = capsys.readouterr().err
         assert err_text.count("\n") == 1 and err_text.startswith("stylo: ") and "Traceback" not in err_text, kind
         assert not out.exists()
+    assert not (tmp_path / "ran").exists()  # no code ran while reading
 
 
 def test_stop_saves_and_resume_continues(small_images, photos, tiny, tmp_path):
@@ -196,7 +196,7 @@ def test_run_network_never_overwrites_its_inputs(small_images, photos, tiny, tmp
     assert "one of the inputs" in capsys.readouterr().err
     assert copy.read_bytes() == before and net.read_bytes() == net_before
     assert main(["run", str(copy), str(style), "--network", str(net), "-o", str(tmp_path / "o.png")]) == 2
-    assert main(["learn", str(style), "-o", str(style.with_suffix(".pt")), "--steps", "1"]) == 2 or True
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_cli_learn_refuses_overwriting_a_style(small_images, tmp_path, tiny_everywhere, capsys):
@@ -223,4 +223,3 @@ def test_stylo_learn_is_callable(small_images, photos, tiny, tmp_path):
     _, style = small_images
     result = stylo.learn([style], tmp_path / "n.stylo.pt", photos[0], S, FAST, net=tiny, device="cpu")
     assert result.steps == 4 and isinstance(stylo.Network.load(result.output), stylo.Network)
-    assert io is not None

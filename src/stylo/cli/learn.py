@@ -37,8 +37,8 @@ def add_learn_parser(sub: Any) -> None:
     learn.add_argument("--train", choices=["code", "norms", "all"], default=d.train,
                        help=f"what to train: the style code, the conditional norms, or all (default: {d.train})")
     learn.add_argument("--color-weight", type=float, default=d.color_weight, metavar="X",
-                       help="hold each crop's colour mean and spread to the untuned network's "
-                            f"(× style weight; default: {d.color_weight})")
+                       help="hold each crop's colour mean and spread to the untuned network's painting "
+                            f"of it (default: {d.color_weight:g})")
     learn.add_argument("--tv-factor", type=float, default=d.tv_factor, metavar="X",
                        help=f"the network's TV weight is --tv-weight times this (default: {d.tv_factor})")
     learn.add_argument("--seed", dest="learn_seed", type=int, default=d.seed, metavar="N",

@@ -48,7 +48,7 @@ class LearnSettings:
     crop: int = 256  # side of the training crops, px
     lr: float = 1e-3  # Adam's learning rate
     train: Trained = "norms"  # code: the style code only; norms: the conditional norms' dense layers; all: all
-    color_weight: float = 0.0  # weight of the ColorTerm (0: off), relative to the style term's weight
+    color_weight: float = 0.0  # weight of the ColorTerm (0: off), in the units of Settings.tv_weight
     tv_factor: float = 1.0  # the network's TV weight is the settings' times this
     seed: int = 0  # the crop sampler's seed
 
@@ -85,9 +85,9 @@ class LearnResult:
 
 
 class ColorTerm:
-    """A pixel term: the squared distance between the image's per-channel mean and standard deviation and
-    fixed targets (3 + 3 numbers), scaled by the number of pixels' worth 1 (so its weight reads like the style
-    term's)."""
+    """A pixel term: the squared distance between the image's per-channel mean and standard deviation (RGB in
+    [0, 1]) and fixed targets, 3 + 3 numbers: about 10⁻² for a visible shift of the palette, so a weight near
+    10⁸ makes it about as large as the default style term."""
 
     name = "color"
 
@@ -173,7 +173,7 @@ class Scorer:
         targets = Targets(content, self.grams, [None] * len(self.grams))
         extra = []
         if self.color_weight and reference is not None:
-            extra.append((ColorTerm.of(reference), self.color_weight * self.s.style_weight))
+            extra.append((ColorTerm.of(reference), self.color_weight))
         return Objective(self.net, targets, self.s, self.blend, None, extra=extra)
 
 
