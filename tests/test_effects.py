@@ -155,13 +155,22 @@ def test_init_sets_the_start(pair) -> None:
 
 
 def test_init_feedforward_starts_from_a_painting_of_the_content(pair) -> None:
-    from stylo.feedforward import feedforward
+    """The network's painting at PAINT_SCALE × the level's size, resized down (not the painting at the level's own
+    size, whose strokes read as a hatch once upsampled)."""
+    import torch.nn.functional as F
+
+    from stylo.feedforward import PAINT_SCALE, feedforward
 
     content, style = pair
     level = optimize.prepare_level(content, [style], [None], (48, 36), 1.0, BASE, torch.device("cpu"))
     start = optimize.initial_image(level, BASE.replace(init="feedforward", init_lowpass=1), 0)
-    expected = feedforward(level.content_rgb, level.styles, [1.0])
+    big = F.interpolate(level.content_rgb, size=(54, 72), mode="bicubic", antialias=True, align_corners=False)
+    painted = feedforward(big.clamp(0, 1), level.styles, [1.0])
+    expected = F.interpolate(painted, size=(36, 48), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+    assert PAINT_SCALE == 1.5
     torch.testing.assert_close(start, expected)
+    at_level = feedforward(level.content_rgb, level.styles, [1.0])
+    assert (start - at_level).abs().mean().item() > 0.01  # the scale is not a no-op
     luminance = BASE.replace(init="feedforward", preserve_color="luminance")
     grey_level = optimize.prepare_level(content, [style], [None], (48, 36), 1.0, luminance, torch.device("cpu"))
     grey = optimize.initial_image(grey_level, luminance, 0)
@@ -175,13 +184,13 @@ def test_init_feedforward_keeps_its_low_frequencies_and_the_photos_detail(pair) 
     level = optimize.prepare_level(content, [style], [None], (96, 72), 1.0, BASE, torch.device("cpu"))
     painted = optimize.initial_image(level, BASE.replace(init="feedforward", init_lowpass=1), 0)
     start = optimize.initial_image(level, BASE.replace(init="feedforward"), 0)
-    assert Settings().init_lowpass == 4
+    assert Settings().init_lowpass == 2
 
     def low(x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, size=(18, 24), mode="area")
 
-    def high(x: torch.Tensor) -> torch.Tensor:
-        return x - F.interpolate(low(x), size=x.shape[-2:], mode="bicubic")
+    def high(x: torch.Tensor) -> torch.Tensor:  # detail finer than 2 px: below the low-pass's σ = 1 px
+        return x - F.interpolate(F.interpolate(x, size=(36, 48), mode="area"), size=x.shape[-2:], mode="bicubic")
 
     def gap(a: torch.Tensor, b: torch.Tensor) -> float:
         return (a - b).abs().mean().item()

@@ -93,9 +93,9 @@ class Settings:
                             "paste the painting's objects) and give their steps to the first level kept",
                             metavar="PX", low=16, high=MAX_SIZE)
     init: Init = setting("feedforward", "starting image: feedforward = a feed-forward network's painting "
-                         "(Magenta, 0.3 s), content = the photo")
-    init_lowpass: int = setting(4, "feed-forward start: the network's picture blurred by a Gaussian of σ = N/2 px "
-                                "plus the photo's detail finer than that (the network's regular hatching would "
+                         "(Magenta's, in a fraction of a second), content = the photo")
+    init_lowpass: int = setting(2, "feed-forward start: the network's picture blurred by a Gaussian of σ = N/2 px "
+                                "plus the photo's detail finer than that (the network's own fine texture would "
                                 "survive a short run); 1 = the picture as is, as always in luminance mode (there "
                                 "it only gives texture)", metavar="N", low=1, high=64)
     seed: int | None = setting(None, "random seed; recorded in the output either way", metavar="N",

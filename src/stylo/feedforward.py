@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from stylo.errors import StyloError
@@ -35,7 +36,28 @@ def feedforward(content: torch.Tensor, styles: Sequence[torch.Tensor], weights: 
     return paint(content, blended_code(styles, weights).to(content.device), autocast)
 
 
+PAINT_SCALE = 1.5  # the start is painted at this many times the level's size, then resized down to it
+
+
+def painted_start(content: torch.Tensor, styles: Sequence[torch.Tensor], weights: Sequence[float],
+                  autocast: torch.dtype | None = None, scale: float = PAINT_SCALE) -> torch.Tensor:
+    """:func:`feedforward` painted at ``scale`` times the content's size and resized back (antialiased bicubic).
+
+    The network's strokes have a fixed size in its own pixels: painted at a 256 px level's own size they read,
+    after the 2× of a 512 px output, as a crossing diagonal hatch over flat skies (the demo's Starry Night sky at
+    100 %); painted at 1.5× (what the int8 path's 384 px did for that level) and resized down, as finer strokes
+    that the optimization turns into the painting's (docs/benchmarks.md, "Round 3: the start's size")."""
+    if scale == 1:
+        return feedforward(content, styles, weights, autocast)
+    h, w = content.shape[-2:]
+    big = F.interpolate(content, size=(round(h * scale), round(w * scale)), mode="bicubic", antialias=True,
+                        align_corners=False).clamp(0, 1)
+    painted = feedforward(big, styles, weights, autocast)
+    return F.interpolate(painted, size=(h, w), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+
+
 def feedforward_image(content: Image.Image, styles: Sequence[Image.Image], weights: Sequence[float]
                       ) -> Image.Image:
-    """:func:`feedforward` on PIL images (on the CPU, float32), at the content's size."""
-    return to_pil(feedforward(to_tensor(content), [to_tensor(s) for s in styles], weights))
+    """:func:`painted_start` on PIL images (on the CPU, float32), at the content's size: a clip frame's fresh
+    start."""
+    return to_pil(painted_start(to_tensor(content), [to_tensor(s) for s in styles], weights))

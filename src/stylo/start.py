@@ -48,9 +48,9 @@ def initial_image(level: Level, s: Settings, seed: int, blend: Sequence[float] =
     if s.init == "content":
         return level.content.clone()
     if s.init == "feedforward":
-        from stylo.feedforward import feedforward
+        from stylo.feedforward import painted_start
 
-        painted = feedforward(level.content_rgb, level.styles, blend, autocast)
+        painted = painted_start(level.content_rgb, level.styles, blend, autocast)
         if s.preserve_color == "luminance":  # the colours come from the photo: the start gives only its texture
             return color.gray(color.luminance(painted))
         return keep_low_frequencies(painted, level.content, s.init_lowpass)
