@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, overload
 
@@ -26,6 +28,18 @@ def transform_from(state: dict[str, torch.Tensor], device: torch.device | str = 
         where = shown(path) if path is not None else "the network file"
         raise StyloError(f"{where} is a damaged stylo network file (its weights do not fit)") from None
     return net.eval().requires_grad_(False).to(device)
+
+
+@contextmanager
+def flushed_denormals() -> Iterator[None]:
+    """Denormal floats flushed to zero on the CPU for the duration (a trained network's activations hold some:
+    they made a 512 px painting 4× slower on the 2-core EPYC); torch's default, off, afterwards."""
+    changed = torch.set_flush_denormal(True)  # False where the CPU cannot
+    try:
+        yield
+    finally:
+        if changed:
+            torch.set_flush_denormal(False)
 
 
 class Network:
@@ -72,7 +86,7 @@ class Network:
         h, w = tensor.shape[-2:]
         if min(h, w) < MIN_SIDE:
             raise StyloError(f"the network needs at least {MIN_SIDE} px per side, got {w}x{h}")
-        with torch.no_grad():
+        with torch.no_grad(), flushed_denormals():
             out = self.transform(tensor.to(self.device).float().contiguous(memory_format=CHANNELS_LAST), self.code)
         out = out.float().clamp(0, 1).contiguous()
         return to_pil(out) if isinstance(image, Image.Image) else out

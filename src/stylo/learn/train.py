@@ -32,6 +32,7 @@ from stylo.config import Settings
 from stylo.errors import StyloError
 from stylo.files import shown
 from stylo.learn.file import NetworkFile, png_tensor, read, write
+from stylo.learn.network import flushed_denormals
 from stylo.learn.photos import Photo
 from stylo.networks.layers import ConditionalInstanceNorm
 from stylo.networks.transform import TransformNetwork
@@ -289,32 +290,34 @@ def learn(
     began = time.perf_counter()
     last_checkpoint = began
     step, interrupted = start_step, False
-    while step < ls.steps:
-        if should_stop is not None and should_stop():
-            interrupted = True
-            break
-        crop = random_crop(crops, ls.crop, generator)
-        with torch.no_grad():
-            ref = reference(crop, code0) if ls.color_weight else None
-        objective = scorer.objective(crop, ref)
-        optimizer.zero_grad(set_to_none=True)
-        painted = transform(crop, code)
-        parts = objective(painted)
-        if not torch.isfinite(parts.total):
-            raise StyloError(f"training diverged at step {step + 1} (loss {parts.total.item()}); "
-                             "lower --lr")
-        parts.total.backward()
-        optimizer.step()
-        step += 1
-        history.append(parts.total.item())
-        now = time.perf_counter()
-        done_here = step - start_step
-        eta = (now - began) / done_here * (ls.steps - step) if done_here >= 2 else math.nan
-        if on_step is not None:
-            on_step(LearnStep(step, ls.steps, history[-1], parts.content.item(), parts.style.item(), now - began, eta))
-        if ckpt is not None and now - last_checkpoint >= checkpoint_every and step < ls.steps:
-            write(ckpt, contents(step, True))
-            last_checkpoint = now
+    with flushed_denormals():
+        while step < ls.steps:
+            if should_stop is not None and should_stop():
+                interrupted = True
+                break
+            crop = random_crop(crops, ls.crop, generator)
+            with torch.no_grad():
+                ref = reference(crop, code0) if ls.color_weight else None
+            objective = scorer.objective(crop, ref)
+            optimizer.zero_grad(set_to_none=True)
+            painted = transform(crop, code)
+            parts = objective(painted)
+            if not torch.isfinite(parts.total):
+                raise StyloError(f"training diverged at step {step + 1} (loss {parts.total.item()}); "
+                                 "lower --lr")
+            parts.total.backward()
+            optimizer.step()
+            step += 1
+            history.append(parts.total.item())
+            now = time.perf_counter()
+            done_here = step - start_step
+            eta = (now - began) / done_here * (ls.steps - step) if done_here >= 2 else math.nan
+            if on_step is not None:
+                on_step(LearnStep(step, ls.steps, history[-1], parts.content.item(), parts.style.item(),
+                                  now - began, eta))
+            if ckpt is not None and now - last_checkpoint >= checkpoint_every and step < ls.steps:
+                write(ckpt, contents(step, True))
+                last_checkpoint = now
     transform.eval()
     final = contents(step, False)
     if output is not None:
