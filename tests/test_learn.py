@@ -40,7 +40,8 @@ def _learn(style: Path, output: Path, photos: list[Photo], tiny, ls: LearnSettin
 
 def test_training_lowers_the_objective_on_held_out_crops(small_images, photos, tiny, tmp_path):
     content, style = small_images
-    result = _learn(style, tmp_path / "n.stylo.pt", photos[0], tiny, LearnSettings(steps=25, crop=32, lr=1e-2))
+    ls = LearnSettings(steps=25, crop=32, lr=1e-2, color_weight=0.0)  # the held-out score has no colour term
+    result = _learn(style, tmp_path / "n.stylo.pt", photos[0], tiny, ls)
     network = Network.load(tmp_path / "n.stylo.pt")
     from stylo.image import to_tensor
     from stylo.networks import load_file
@@ -223,3 +224,19 @@ def test_stylo_learn_is_callable(small_images, photos, tiny, tmp_path):
     _, style = small_images
     result = stylo.learn([style], tmp_path / "n.stylo.pt", photos[0], S, FAST, net=tiny, device="cpu")
     assert result.steps == 4 and isinstance(stylo.Network.load(result.output), stylo.Network)
+
+
+def test_the_colour_term_holds_the_untuned_palette(small_images, photos, tiny, tmp_path):
+    from stylo.image import to_tensor
+    from stylo.learn.train import ColorTerm
+    from stylo.networks import load_file
+
+    content, style = small_images
+    held_out = to_tensor(Image.open(content).convert("RGB"))
+    drift = {}
+    for weight in (0.0, 1e9):
+        ls = LearnSettings(steps=10, crop=32, lr=1e-2, color_weight=weight)
+        network = Network.load(_learn(style, tmp_path / f"{weight:g}.stylo.pt", photos[0], tiny, ls).output)
+        untuned = load_file(None).transform(held_out, network.code)
+        drift[weight] = ColorTerm.of(untuned).loss(network(held_out)).item()
+    assert drift[1e9] < 0.5 * drift[0.0]

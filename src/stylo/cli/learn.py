@@ -32,7 +32,7 @@ def add_learn_parser(sub: Any) -> None:
                        help=f"training steps, one crop each (default: {d.steps})")
     learn.add_argument("--crop", type=_positive, default=d.crop, metavar="PX",
                        help=f"side of the training crops (default: {d.crop})")
-    learn.add_argument("--lr", dest="learn_lr", type=float, default=d.lr,
+    learn.add_argument("--lr", dest="learn_lr", type=float, default=d.lr, metavar="LR",
                        help=f"Adam's learning rate (default: {d.lr})")
     learn.add_argument("--train", choices=["code", "norms", "all"], default=d.train,
                        help=f"what to train: the style code, the conditional norms, or all (default: {d.train})")
