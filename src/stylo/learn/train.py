@@ -45,12 +45,12 @@ Trained = Literal["code", "norms", "all"]
 class LearnSettings:
     """``stylo learn``'s own options (the objective's are :class:`~stylo.config.Settings`)."""
 
-    steps: int = 80  # Adam steps (one crop each); the measured recipe (docs/learn.md)
+    steps: int = 40  # Adam steps (one crop each); the measured recipe (docs/learn.md)
     crop: int = 256  # side of the training crops, px
-    lr: float = 1e-3  # Adam's learning rate
+    lr: float = 3e-4  # Adam's learning rate
     train: Trained = "norms"  # code: the style code only; norms: the conditional norms' dense layers; all: all
     color_weight: float = 1e8  # weight of the ColorTerm (0: off); 1e8 kept the palette (docs/learn.md)
-    tv_factor: float = 1.0  # the network's TV weight is the settings' times this
+    tv_factor: float = 10.0  # the network's TV weight is the settings' times this
     seed: int = 0  # the crop sampler's seed
 
     def to_dict(self) -> dict[str, Any]:
