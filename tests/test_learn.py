@@ -14,7 +14,8 @@ from stylo.config import Settings
 from stylo.errors import StyloError
 from stylo.learn import LearnSettings, Network, Photo, learn
 from stylo.learn.file import read
-from stylo.learn.train import Scorer, checkpoint_path, crop_loss, style_tensors
+from stylo.learn.scoring import Scorer, crop_loss
+from stylo.learn.train import checkpoint_path, style_tensors
 
 FAST = LearnSettings(steps=4, crop=32, lr=1e-2)
 S = Settings(size=64)
@@ -210,7 +211,7 @@ def test_cli_learn_refuses_overwriting_a_style(small_images, tmp_path, tiny_ever
 
 
 def test_color_term_is_zero_at_its_target_and_pulls_toward_it():
-    from stylo.learn.train import ColorTerm
+    from stylo.learn.scoring import ColorTerm
 
     image = torch.rand(1, 3, 16, 16)
     term = ColorTerm.of(image)
@@ -228,7 +229,7 @@ def test_stylo_learn_is_callable(small_images, photos, tiny, tmp_path):
 
 def test_the_colour_term_holds_the_untuned_palette(small_images, photos, tiny, tmp_path):
     from stylo.image import to_tensor
-    from stylo.learn.train import ColorTerm
+    from stylo.learn.scoring import ColorTerm
     from stylo.networks import load_file
 
     content, style = small_images

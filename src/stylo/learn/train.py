@@ -34,6 +34,7 @@ from stylo.files import shown
 from stylo.learn.file import NetworkFile, png_tensor, read, write
 from stylo.learn.network import flushed_denormals
 from stylo.learn.photos import Photo
+from stylo.learn.scoring import ColorTerm, Scorer, crop_loss
 from stylo.networks.layers import ConditionalInstanceNorm
 from stylo.networks.transform import TransformNetwork
 from stylo.settings_io import as_settings
@@ -83,25 +84,6 @@ class LearnResult:
     elapsed: float
     output: Path | None
     history: list[float] = field(default_factory=list)
-
-
-class ColorTerm:
-    """A pixel term: the squared distance between the image's per-channel mean and standard deviation (RGB in
-    [0, 1]) and fixed targets, 3 + 3 numbers: about 10⁻² for a visible shift of the palette, so a weight near
-    10⁸ makes it about as large as the default style term."""
-
-    name = "color"
-
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
-        self.mean, self.std = mean.detach(), std.detach()
-
-    @classmethod
-    def of(cls, image: torch.Tensor) -> ColorTerm:
-        return cls(image.mean(dim=(2, 3)), image.std(dim=(2, 3)))
-
-    def loss(self, image: torch.Tensor) -> torch.Tensor:
-        return ((image.mean(dim=(2, 3)) - self.mean).square().sum()
-                + (image.std(dim=(2, 3)) - self.std).square().sum())
 
 
 def parameters(transform: TransformNetwork, code: torch.nn.Parameter, train: Trained) -> list[torch.nn.Parameter]:
@@ -154,28 +136,6 @@ def random_crop(images: Sequence[torch.Tensor], crop: int, generator: torch.Gene
     if int(torch.randint(2, (1,), generator=generator)):
         out = out.flip(-1)
     return out.contiguous()
-
-
-class Scorer:
-    """Stylo's objective for a painting of a crop: the cached style Grams, the crop's content features."""
-
-    def __init__(self, net: Any, s: Settings, styles: Sequence[torch.Tensor], blend: Sequence[float],
-                 color_weight: float = 0.0):
-        from stylo.objective import compute_targets
-
-        self.net, self.s, self.blend, self.color_weight = net, s, list(blend), color_weight
-        self.grams = compute_targets(net, s, styles[0], styles, None).style_grams
-
-    def objective(self, crop: torch.Tensor, reference: torch.Tensor | None = None) -> Any:
-        from stylo.objective import Objective, Targets, features
-
-        with torch.no_grad():
-            content = {k: v.float() for k, v in features(self.net, crop, self.s.content_layers, None).items()}
-        targets = Targets(content, self.grams, [None] * len(self.grams))
-        extra = []
-        if self.color_weight and reference is not None:
-            extra.append((ColorTerm.of(reference), self.color_weight))
-        return Objective(self.net, targets, self.s, self.blend, None, extra=extra)
 
 
 def run_key(s: Settings, ls: LearnSettings, hashes: Sequence[str], blend: Sequence[float],
@@ -329,12 +289,6 @@ def learn(
             ckpt.unlink(missing_ok=True)
     return LearnResult(final, step, interrupted, time.perf_counter() - began, Path(output) if output else None,
                        history)
-
-
-def crop_loss(transform: TransformNetwork, code: torch.Tensor, crop: torch.Tensor, scorer: Scorer) -> float:
-    """The objective of ``transform``'s painting of ``crop`` (for held-out evaluation)."""
-    with torch.no_grad():
-        return scorer.objective(crop)(transform(crop, code)).total.item()
 
 
 __all__ = ["ColorTerm", "LearnResult", "LearnSettings", "LearnStep", "Scorer", "checkpoint_path", "crop_loss",
