@@ -182,6 +182,12 @@ def check_output_path(path: Path | str, inputs: Sequence[Path | str] = ()) -> Pa
         raise StyloError(f"output must be a .png file (it carries the run's settings): {shown(path)}")
     if len(os.fsencode(path.name)) > NAME_MAX:
         raise StyloError(f"output name is too long ({len(os.fsencode(path.name))} bytes, limit {NAME_MAX})")
+    return check_writable(path, inputs)
+
+
+def check_writable(path: Path, inputs: Sequence[Path | str] = ()) -> Path:
+    """A file can be written at ``path`` (missing folders are made; a probe file is created and removed), it is no
+    folder and none of ``inputs``; else a one-line :class:`StyloError` before any compute."""
     try:
         if path.is_dir():
             raise StyloError(f"output is a directory: {shown(path)}")

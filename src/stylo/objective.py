@@ -117,8 +117,7 @@ class Objective:
         style = Style(targets.style_grams, targets.masks, blend, style_layer_weights(s), strides, s.normalization,
                       s.style_loss == "wasserstein")
         self.feature_terms: list[FeatureTerm] = [term for term in (content, style) if term.layers] + added
-        self.weights: list[tuple[str, float]] = [("content", s.content_weight), ("style", s.style_weight),
-                                                 ("tv", s.tv_weight), *((t.name, w) for t, w in extra if w)]
+        self.extra_weights = [(t.name, w) for t, w in extra if w]  # added to Eq. 7's three weighted terms
         self.pixel_terms: dict[str, tuple[PixelTerm, float]] = {
             t.name: (t, w) for t, w in ((TotalVariation(), s.tv_weight), *extra) if not isinstance(t, FeatureTerm)}
 
@@ -163,10 +162,10 @@ class Objective:
         values = dict(zip((term.name for term in self.feature_terms), self.feature_values(image)))
         for name, (term, weight) in self.pixel_terms.items():
             values[name] = term.loss(image) if weight else zero
-        total = zero
-        for i, (name, weight) in enumerate(self.weights):
-            part = weight * values.get(name, zero)
-            total = part if i == 0 else total + part
+        total = losses.total_loss(values.get("content", zero), values.get("style", zero), values["tv"],
+                                  self.s.content_weight, self.s.style_weight, self.s.tv_weight)
+        for name, weight in self.extra_weights:
+            total = total + weight * values[name]
         return LossParts(total, values.get("content", zero), values.get("style", zero), values["tv"])
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from stylo.events import Event, StepEvent
 from stylo.loop import Step
@@ -29,10 +30,13 @@ def format_step(step: Step) -> str:
 
 
 class ProgressLine:
-    """Rewrites one line on a terminal; elsewhere (logs, pipes) prints about ten lines per run."""
+    """Rewrites one line on a terminal; elsewhere (logs, pipes) prints about ten lines per run. ``format`` turns a
+    step into its line: :func:`format_step` for the engine's steps; anything with ``step`` and ``total_steps``
+    (``stylo learn``'s steps) through :meth:`show` with its own format."""
 
-    def __init__(self, stream: TextIO | None = None):
+    def __init__(self, stream: TextIO | None = None, format: Callable[[Any], str] = format_step):
         self.stream = stream or sys.stderr
+        self.format = format
         self.tty = self.stream.isatty()
         self.width = 0
 
@@ -43,8 +47,8 @@ class ProgressLine:
         if isinstance(event, Step):
             self.show(event)
 
-    def show(self, step: Step) -> None:
-        line = format_step(step)
+    def show(self, step: Any) -> None:
+        line = self.format(step)
         if self.tty:
             self.stream.write("\r" + line.ljust(self.width))
             self.width = len(line)

@@ -87,11 +87,13 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
                 kwargs["nargs"] = "+"
                 kwargs["type"] = _item_parser(name)
             else:
-                kwargs["type"] = _parser_for(name)
+                kwargs["type"] = setting_parser(name)
         parser.add_argument(flag(name), **kwargs)
 
 
-def _parser_for(name: str) -> Any:
+def setting_parser(name: str) -> Any:
+    """An argparse ``type`` for setting ``name``: its typed parser, its errors as argparse's."""
+
     def parse(text: str) -> Any:
         try:
             return parse_text(name, text)

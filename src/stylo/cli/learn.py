@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stylo.cli.common import EXIT_INTERRUPTED, EXIT_OK, add_config_flags, add_quiet_flag, settings_from_args
+from stylo.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    add_config_flags,
+    add_quiet_flag,
+    setting_parser,
+    settings_from_args,
+)
 from stylo.errors import StyloError
 from stylo.files import shown
 from stylo.interrupt import StopFlag
@@ -52,7 +59,7 @@ def add_learn_parser(sub: Any) -> None:
     for name in SETTING_FLAGS:
         f = FIELDS[name]
         learn.add_argument("--" + name.replace("_", "-"), dest=name, default=argparse.SUPPRESS,
-                           type=_setting(name), metavar=f.metadata.get("metavar") or name.upper(),
+                           type=setting_parser(name), metavar=f.metadata.get("metavar") or name.upper(),
                            help=str(f.metadata["help"]).replace("%", "%%"))
     add_quiet_flag(learn)
 
@@ -67,39 +74,13 @@ def _positive(text: str) -> int:
     return value
 
 
-def _setting(name: str) -> Any:
-    from stylo.settings_io import parse_text
-
-    def parse(text: str) -> Any:
-        try:
-            return parse_text(name, text)
-        except StyloError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    parse.__name__ = name
-    return parse
-
-
 def check_network_output(path: Path, inputs: list[Path]) -> Path:
     """``path`` ends in .pt, is not a folder and none of the inputs; its folder is made and writable."""
-    import tempfile
-
-    from stylo.image import same_file
+    from stylo.image import check_writable
 
     if path.suffix != ".pt":
         raise StyloError(f"a network file ends in .stylo.pt: {shown(path)}")
-    if path.is_dir():
-        raise StyloError(f"output is a directory: {shown(path)}")
-    for source in inputs:
-        if same_file(path, source):
-            raise StyloError(f"output {shown(path)} is one of the inputs; choose another name so the input is kept")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".stylo-probe-"):
-            pass
-    except OSError as exc:
-        raise StyloError(f"cannot write output to {shown(path.parent)}: {exc.strerror or exc}") from None
-    return path
+    return check_writable(path, inputs)
 
 
 def format_learn_step(step: Any) -> str:
@@ -110,33 +91,11 @@ def format_learn_step(step: Any) -> str:
             + ("estimating time left" if math.isnan(step.eta) else f"{format_duration(step.eta)} left"))
 
 
-class LearnProgress:
-    """One rewritten line on a terminal; about ten lines elsewhere."""
-
-    def __init__(self) -> None:
-        self.stream = sys.stderr
-        self.tty = self.stream.isatty()
-        self.width = 0
-
-    def __call__(self, step: Any) -> None:
-        line = format_learn_step(step)
-        if self.tty:
-            self.stream.write("\r" + line.ljust(self.width))
-            self.width = len(line)
-        elif step.step == 1 or step.step % max(1, step.total_steps // 10) == 0 or step.step == step.total_steps:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty and self.width:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def cmd_learn(args: argparse.Namespace, stop: StopFlag) -> int:
     from stylo.files import regular_file
     from stylo.learn.photos import training_photos
     from stylo.learn.train import LearnSettings, checkpoint_path, learn
+    from stylo.progress import ProgressLine
 
     settings = settings_from_args(args)
     ls = LearnSettings(steps=args.learn_steps, crop=args.crop, lr=args.learn_lr, train=args.train,
@@ -145,10 +104,10 @@ def cmd_learn(args: argparse.Namespace, stop: StopFlag) -> int:
     styles = [regular_file(p, "style image") for p in args.styles]
     output = check_network_output(Path(args.output), [*styles, *map(Path, args.photos)])
     photos = training_photos(args.photos, only=args.only_photos)
-    progress = None if args.quiet else LearnProgress()
+    progress = None if args.quiet else ProgressLine(format=format_learn_step)
     try:
-        result = learn(styles, output, photos, settings, ls, on_step=progress, should_stop=stop.should_stop,
-                       resume=args.resume, checkpoint_every=args.checkpoint_every)
+        result = learn(styles, output, photos, settings, ls, on_step=progress.show if progress else None,
+                       should_stop=stop.should_stop, resume=args.resume, checkpoint_every=args.checkpoint_every)
     except KeyboardInterrupt:
         if progress:
             progress.close()
