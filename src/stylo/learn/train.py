@@ -173,11 +173,11 @@ def learn(
     checkpoint (refused if it belongs to other settings, styles or photos). Returns the file's contents, whether
     it was stopped, and the loss of every step."""
     from stylo import optimize
-    from stylo.device import resolve_device
     from stylo.feedforward import blended_code
     from stylo.image import open_image
     from stylo.learn.photos import training_photos
     from stylo.networks import load_file
+    from stylo.plan import Runtime, plan_run
 
     s, ls = as_settings(settings), learn_settings or LearnSettings()
     ls.check()
@@ -200,10 +200,12 @@ def learn(
     blend = optimize.blend_weights(s, len(images))
     photos = list(photos) if photos is not None else training_photos()
     labels = [p.label for p in photos]
-    dev = torch.device(device) if device is not None else resolve_device(s.device)
     s_net = s.replace(tv_weight=s.tv_weight * ls.tv_factor)
     if net is None:
         net = optimize.backbone_for(s)
+    # the device from the run plan, like every run's (training computes in fp32: its crops are small)
+    runtime = Runtime(str(device) if device is not None else s.device, "fp32", s.max_memory, s.tile)
+    dev = plan_run(s, (ls.crop, ls.crop), runtime, geometry=net.geometry, repeatable=True).device
     net = net.to(dev)
 
     styles_t = style_tensors(images, s, dev)
