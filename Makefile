@@ -29,11 +29,14 @@ demo: $(CORE)
 
 # On a CPU with AVX-512, oneDNN picks other kernels than on the AVX2 CPUs most machines have: the exactness tests
 # (tiled = untiled, resume = uninterrupted) run a second time as an AVX2 CPU computes, so one machine checks both.
+# The tests run in one process per core (pytest-xdist), each computing on one thread: many tests wait on a
+# subprocess, a browser or a server, and two of them side by side keep both cores busy.
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist worksteal
 test: $(FULL) chromium lint
-	$(PY) -m pytest -q
+	$(PYTEST)
 	@if grep -qw avx512f /proc/cpuinfo; then \
 	  echo "this CPU has AVX-512: the exactness tests again with ONEDNN_MAX_CPU_ISA=AVX2"; \
-	  ONEDNN_MAX_CPU_ISA=AVX2 $(PY) -m pytest -q -m exactness; fi
+	  ONEDNN_MAX_CPU_ISA=AVX2 $(PYTEST) -m exactness; fi
 
 # The studio's browser test drives Debian's Chromium (Playwright's own browser download is not used).
 chromium:

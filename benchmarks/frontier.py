@@ -10,7 +10,9 @@ default settings (same weights, layers, TV and normalization, seed ``--seed``):
   peers): ``init="content", scales=1, steps=--plain-steps``;
 * **plain-noise**: the same from noise, as neural-style starts: ``init="noise"``;
 * **default**: stylo's default run (feed-forward start, coarse to fine);
-* **budget x F**: the default with ``steps`` and ``coarse_steps`` multiplied by each factor of ``--budgets``.
+* **budget x F**: the default with ``steps`` and ``coarse_steps`` multiplied by each factor of ``--budgets``
+  (those above 1 in ascending order, until the first that reaches the plain runs' lower final loss;
+  ``--every-budget`` runs them all).
 
 Every step's wall time, loss and (unweighted) content, style and TV terms are logged (``--out``, one row per
 step; rows of a coarse level, ``scale < scales``, are losses at that level's size, not comparable to the full-size
@@ -39,9 +41,10 @@ import argparse
 import csv
 import hashlib
 import json
+import math
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -221,21 +224,40 @@ class PairResult:
         return next(r for r in self.runs if r.name == name)
 
 
+def until_reached(factors: Sequence[float], run_factor: Callable[[float], Run], target: float
+                  ) -> list[tuple[float, Run]]:
+    """Runs of the budgets ``factors`` in ascending order, up to and including the first whose loss is at most
+    ``target`` (the larger ones cannot be the smallest budget that reaches it, so they are not run)."""
+    done: list[tuple[float, Run]] = []
+    for factor in sorted(factors):
+        done.append((factor, run_factor(factor)))
+        if done[-1][1].loss <= target:
+            break
+    return done
+
+
 def bench_pair(pair: tuple[str, str], s: Settings, plain_steps: int, budgets: Sequence[float], metrics: bool,
-               cache: Path | None, images: tuple[Image.Image, Image.Image] | None = None) -> PairResult:
+               cache: Path | None, images: tuple[Image.Image, Image.Image] | None = None,
+               every_budget: bool = False) -> PairResult:
+    """The plain runs first (their lower final loss is the target), then the default, the budgets below it, and
+    the budgets above it in ascending order until one reaches the target (all of them with ``every_budget``)."""
     key = f"{pair[0]}-{pair[1]}"
     content, style = images or (content_image(pair[0]), style_image(pair[1]))
     stylize_result(content, style, s.replace(steps=1, coarse_steps=1))  # loads and warms the networks
-    default = run("default", content, style, s, metrics)
-    scaled: list[tuple[float, Run]] = [(1.0, default)]
-    for factor in sorted(set(budgets) - {1.0}):
-        steps, coarse = budget_steps(s.steps, s.coarse_steps, factor)
-        scaled.append((factor, run(f"budget x{factor:g}", content, style, s.replace(steps=steps,
-                                                                                   coarse_steps=coarse), metrics)))
-    scaled.sort(key=lambda fr: fr[0])
     plain = s.replace(scales=1, steps=plain_steps)
     photo = cached_plain("plain-photo", content, style, plain.replace(init="content"), metrics, cache, key)
     noise = cached_plain("plain-noise", content, style, plain.replace(init="noise"), metrics, cache, key)
+    target = -math.inf if every_budget else min(photo.loss, noise.loss)
+
+    def budget(factor: float) -> Run:
+        if factor == 1.0:
+            return run("default", content, style, s, metrics)
+        steps, coarse = budget_steps(s.steps, s.coarse_steps, factor)
+        return run(f"budget x{factor:g}", content, style, s.replace(steps=steps, coarse_steps=coarse), metrics)
+
+    scaled = [(f, budget(f)) for f in sorted(f for f in budgets if f < 1.0)]
+    scaled += until_reached(sorted({1.0, *(f for f in budgets if f > 1.0)}), budget, target)
+    default = next(r for f, r in scaled if f == 1.0)
     return PairResult(key, [photo, noise, default, *(r for f, r in scaled if f != 1.0)], scaled)
 
 
@@ -345,6 +367,9 @@ def main(argv: list[str] | None = None, images: tuple[Image.Image, Image.Image] 
     p.add_argument("--budgets", type=parse_budgets, default=DEFAULT_BUDGETS,
                    help="factors on the default's steps and coarse_steps, e.g. 0.25,0.5,2,4,8 (the default, 1, "
                         "always runs)")
+    p.add_argument("--every-budget", action="store_true",
+                   help="run every budget; by default those above the smallest that reaches the plain runs' "
+                        "loss are skipped")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--no-metrics", action="store_true", help="skip stylo.metrics' distances of the final images")
@@ -359,7 +384,7 @@ def main(argv: list[str] | None = None, images: tuple[Image.Image, Image.Image] 
     results, summaries = [], []
     for pair in pairs:
         result = bench_pair(pair, s, args.plain_steps, args.budgets, not args.no_metrics,
-                            None if args.no_cache else args.cache, images)
+                            None if args.no_cache else args.cache, images, args.every_budget)
         summary = summarize(result)
         results.append(result)
         summaries.append(summary)

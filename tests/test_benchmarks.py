@@ -134,11 +134,20 @@ def test_frontier_time_to_loss_and_a_tiny_run(tmp_path: Path, small_images, tiny
     assert frontier.smallest_reaching(runs, 5.0) == (1.0, 4.0)
     assert frontier.smallest_reaching(runs, 1.0) is None
     assert frontier.budget_steps(6, 12, 0.25) == (2, 3) and frontier.budget_steps(6, 12, 0.01) == (1, 1)
+    ran: list[float] = []
+
+    def fake(factor: float) -> frontier.Run:  # a budget's loss falls as its factor grows
+        ran.append(factor)
+        return frontier.Run(f"x{factor:g}", "1", factor, 10.0 / factor, 0.0, 0.0, "fp32")
+
+    assert [f for f, _ in frontier.until_reached([4.0, 1.0, 8.0, 2.0], fake, 4.0)] == [1.0, 2.0, 4.0]
+    assert ran == [1.0, 2.0, 4.0]  # x8 is never run: x4 already reaches the loss 4
+    assert [f for f, _ in frontier.until_reached([1.0, 2.0], fake, 1.0)] == [1.0, 2.0]  # none reaches: all run
 
     images = (Image.open(small_images[0]).convert("RGB"), Image.open(small_images[1]).convert("RGB"))
     out = tmp_path / "results.csv"
-    argv = ["--size", "64", "--plain-steps", "8", "--budgets", "0.5,2", "--no-metrics", "--no-cache", "--out",
-            str(out)]
+    argv = ["--size", "64", "--plain-steps", "8", "--budgets", "0.5,2", "--no-metrics", "--no-cache",
+            "--every-budget", "--out", str(out)]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the tiny network's convolutions are too small to share; shared cores made it 100× slower
     try:

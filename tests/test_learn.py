@@ -241,3 +241,49 @@ def test_the_colour_term_holds_the_untuned_palette(small_images, photos, tiny, t
         untuned = load_file(None).transform(held_out, network.code)
         drift[weight] = ColorTerm.of(untuned).loss(network(held_out)).item()
     assert drift[1e9] < 0.5 * drift[0.0]
+
+
+def test_learn_and_paint_are_jobs_with_events(small_images, photos, tmp_path, tiny_everywhere):
+    """Both go through stylo.jobs.run_job like a still: a LearnEvent per training step, then the network's
+    picture as a Preview, a StepEvent per refine step, Done with the outcome."""
+    from stylo.events import Done, LearnEvent, Painted, Preview, StepEvent
+    from stylo.image import read_manifest, resize
+    from stylo.jobs import LearnJob, PaintJob, run_job
+    from stylo.learn.jobs import network_settings
+
+    content, style = small_images
+    _, folder = photos
+    events: list[object] = []
+    out = tmp_path / "n.stylo.pt"
+    done = run_job(LearnJob((style,), out, S, FAST, (folder,), only_photos=True), events.append)
+    assert isinstance(done, Done) and done.outcome.steps == FAST.steps and not done.interrupted
+    assert [e.step.step for e in events if isinstance(e, LearnEvent)] == [1, 2, 3, 4] and events[-1] is done
+    network = Network.load(out)
+    settings = network_settings(network, {"size": 48})
+    assert settings.size == 48 and settings.tv_weight == S.tv_weight  # the network's objective, the size given
+    events.clear()
+    picture = tmp_path / "p.png"
+    done = run_job(PaintJob(content, out, picture, settings, refine=2), events.append)
+    assert isinstance(done, Done) and isinstance(done.outcome, Painted)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["Preview", "StepEvent", "StepEvent", "Done"]
+    preview = next(e for e in events if isinstance(e, Preview)).image
+    photo = resize(Image.open(content).convert("RGB"), preview.size, settings.resample)
+    assert max(preview.size) == 48 and preview.tobytes() == network(photo).tobytes()
+    assert read_manifest(picture)["refine_steps"] == 2 and Image.open(picture).size == preview.size
+    assert [e.step.step for e in events if isinstance(e, StepEvent)] == [1, 2]
+
+
+def test_a_learn_job_stopped_is_interrupted_and_a_bad_job_fails(small_images, photos, tmp_path, tiny_everywhere):
+    from stylo.events import Failed
+    from stylo.jobs import LearnJob, PaintJob, run_job
+
+    _, style = small_images
+    _, folder = photos
+    out = tmp_path / "n.stylo.pt"
+    done = run_job(LearnJob((style,), out, S, FAST, (folder,), only_photos=True), should_stop=lambda: True)
+    assert done.interrupted and checkpoint_path(out).exists()
+    failed = run_job(LearnJob((style,), tmp_path / "n.png", S, FAST, (folder,), only_photos=True))
+    assert isinstance(failed, Failed) and "ends in .stylo.pt" in str(failed.error)
+    failed = run_job(PaintJob(style, out, tmp_path / "p.png", S, refine=-1))
+    assert isinstance(failed, Failed) and "--refine" in str(failed.error)

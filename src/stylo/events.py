@@ -5,8 +5,10 @@ A still job (:class:`~stylo.jobs.StillJob`) reports :class:`Preview` (the starti
 (:class:`~stylo.jobs.ClipJob`) reports, for every frame it computes, the frame's :class:`Preview` and
 :class:`StepEvent` s (``frame`` set), then a :class:`FrameEvent` per finished or reused frame, then
 :class:`Done` or :class:`Failed`. A sweep or a batch (a list of still jobs) reports a :class:`CellEvent` per
-cell. The CLI's progress lines, the studio's event stream and the sweep consume them; nothing in the library
-prints.
+cell. A paint job (:class:`~stylo.jobs.PaintJob`, a learned network's still) reports its :class:`Preview` (the
+network's picture) and, when refined, a :class:`StepEvent` per step; a learn job (:class:`~stylo.jobs.LearnJob`) a
+:class:`LearnEvent` per training step. The CLI's progress lines, the studio's event stream and the sweep consume
+them; nothing in the library prints.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from stylo.errors import StyloError
+    from stylo.learn.train import LearnResult, LearnStep
     from stylo.loop import Step
     from stylo.render import Rendered
 
@@ -68,6 +71,26 @@ class CellEvent:
 
 
 @dataclass(frozen=True)
+class LearnEvent:
+    """One training step of a learn job (:class:`~stylo.learn.train.LearnStep`: loss, elapsed, ETA)."""
+
+    step: LearnStep
+
+
+@dataclass(frozen=True)
+class Painted:
+    """The outcome of a paint job: the picture (the network's, refined by ``refine_steps`` steps), where it was
+    saved, and its manifest; ``interrupted`` when a stop came during the refinement (the current picture is
+    saved)."""
+
+    image: Image.Image = field(repr=False)
+    output: Path
+    manifest: dict[str, Any]
+    refine_steps: int = 0
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
 class ClipRendered:
     """The outcome of a clip job: the frame files written (all of them unless ``interrupted``), the video (None
     when the output is a folder, or when interrupted), its manifest (also beside the video as ``OUT.json``) and
@@ -89,15 +112,18 @@ class ClipRendered:
 @dataclass(frozen=True)
 class Done:
     """A job ran to its end or was stopped (``interrupted``): its outcome, :class:`~stylo.render.Rendered`
-    for a still, :class:`ClipRendered` for a clip."""
+    for a still, :class:`ClipRendered` for a clip, :class:`Painted` for a paint job,
+    :class:`~stylo.learn.train.LearnResult` for a learn job."""
 
     job: Any
-    outcome: Rendered | ClipRendered
+    outcome: Rendered | ClipRendered | Painted | LearnResult
 
     @property
     def interrupted(self) -> bool:
+        from stylo.render import Rendered
+
         outcome = self.outcome
-        return outcome.interrupted if isinstance(outcome, ClipRendered) else outcome.result.interrupted
+        return outcome.result.interrupted if isinstance(outcome, Rendered) else outcome.interrupted
 
 
 @dataclass(frozen=True)
@@ -109,6 +135,6 @@ class Failed:
     error: StyloError
 
 
-Event = Preview | StepEvent | FrameEvent | CellEvent | Done | Failed
+Event = Preview | StepEvent | FrameEvent | CellEvent | LearnEvent | Done | Failed
 OnEvent = Callable[[Event], object]
 

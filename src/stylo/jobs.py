@@ -1,6 +1,7 @@
-"""One job model for every front end: a :class:`StillJob` (a picture on files) or a :class:`ClipJob` (a clip),
-run by :func:`run_job`, which reports typed events (:mod:`stylo.events`) to ``on_event``. A batch and a sweep
-are lists of still jobs (:func:`run_jobs`); the CLI, the studio and the sweep all go through here.
+"""One job model for every front end: a :class:`StillJob` (a picture on files), a :class:`ClipJob` (a clip), a
+:class:`PaintJob` (a still painted by a learned network) or a :class:`LearnJob` (training that network), run by
+:func:`run_job`, which reports typed events (:mod:`stylo.events`) to ``on_event``. A batch and a sweep are lists
+of still jobs (:func:`run_jobs`); the CLI, the studio and the sweep all go through here.
 
 Cancellation follows the engine's contract: ``should_stop()`` is polled between steps (and between frames); a
 stopped job ends with :class:`~stylo.events.Done` whose outcome is ``interrupted``. ``at_once`` (the CLI's
@@ -15,12 +16,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stylo.config import Settings
 from stylo.errors import StyloError
 from stylo.events import Done, Event, Failed, OnEvent, Preview, StepEvent
 from stylo.render import Job, Rendered, render
+
+if TYPE_CHECKING:
+    from stylo.learn.train import LearnSettings
 
 StillJob = Job  # a still: content and styles on files, the output PNG, the settings (stylo.render.Job)
 
@@ -53,9 +57,41 @@ class ClipJob:
     evaluate: bool = False  # the warping error of the result (stylo.video.flow.warping_error)
     chunking: Chunking | None = None
     folder: Path | None = None  # the frames folder; None: the output folder, or OUT_frames/ beside a video
+    network: Path | None = None  # a learned network (.stylo.pt) paints every frame: no styles, no optimization
+    blend: float | None = None  # with ``network``: the warped previous frame's share (None: the measured default)
 
 
-AnyJob = Job | ClipJob
+@dataclass(frozen=True)
+class PaintJob:
+    """A still painted by a learned network (``stylo run PHOTO --network NAME.stylo.pt``): the photo, the network
+    file, the output PNG, the settings (those the network was trained with, then the user's:
+    :func:`stylo.learn.paint.network_settings`), and ``refine`` optimizer steps from the network's picture."""
+
+    content: Path
+    network: Path
+    output: Path
+    settings: Settings
+    refine: int = 0
+    labels: tuple[str, ...] | None = None  # the content's name to record (default: the file's)
+
+
+@dataclass(frozen=True)
+class LearnJob:
+    """Training a network for a painting (``stylo learn``): the styles, the ``.stylo.pt`` output, the objective's
+    settings, the training's own (:class:`~stylo.learn.train.LearnSettings`), the photo folders added to the
+    offline ones (``only_photos``: instead of them), and the checkpoint's interval and ``resume``."""
+
+    styles: tuple[Path, ...]
+    output: Path
+    settings: Settings
+    learn: LearnSettings
+    photos: tuple[Path, ...] = ()
+    only_photos: bool = False
+    resume: bool = False
+    checkpoint_every: float = 120.0
+
+
+AnyJob = Job | ClipJob | PaintJob | LearnJob
 Outcome = Done | Failed
 
 
@@ -71,6 +107,14 @@ def run_job(job: AnyJob, on_event: OnEvent | None = None, should_stop: Callable[
             from stylo.video.clip import run_clip
 
             outcome: Outcome = Done(job, run_clip(job, emit, should_stop, at_once))
+        elif isinstance(job, PaintJob):
+            from stylo.learn.jobs import run_paint
+
+            outcome = Done(job, run_paint(job, emit, should_stop))
+        elif isinstance(job, LearnJob):
+            from stylo.learn.jobs import run_learn
+
+            outcome = Done(job, run_learn(job, emit, should_stop))
         else:
             outcome = Done(job, run_still(job, emit, should_stop))
     except StyloError as exc:
@@ -104,5 +148,5 @@ def raise_failed(outcome: Outcome) -> Done:
     return outcome
 
 
-__all__ = ["AnyJob", "Chunking", "ClipJob", "Done", "Event", "Failed", "Outcome", "StillJob", "raise_failed",
-           "run_job", "run_jobs"]
+__all__ = ["AnyJob", "Chunking", "ClipJob", "Done", "Event", "Failed", "LearnJob", "Outcome", "PaintJob",
+           "StillJob", "raise_failed", "run_job", "run_jobs"]

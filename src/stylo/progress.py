@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from stylo.events import Event, StepEvent
+from stylo.events import Event, LearnEvent, StepEvent
 from stylo.loop import Step
 
 
@@ -41,10 +41,11 @@ class ProgressLine:
         self.width = 0
 
     def __call__(self, event: Event | Step) -> None:
-        """Show a step (a :class:`StepEvent`'s, or a :class:`Step`); other events are not steps."""
-        if isinstance(event, StepEvent):
-            event = event.step
-        if isinstance(event, Step):
+        """Show a step (a :class:`StepEvent`'s or a :class:`LearnEvent`'s, or a :class:`Step`); other events are
+        not steps."""
+        if isinstance(event, (StepEvent, LearnEvent)):
+            self.show(event.step)
+        elif isinstance(event, Step):
             self.show(event)
 
     def show(self, step: Any) -> None:

@@ -74,15 +74,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def check_network_output(path: Path, inputs: list[Path]) -> Path:
-    """``path`` ends in .pt, is not a folder and none of the inputs; its folder is made and writable."""
-    from stylo.image import check_writable
-
-    if path.suffix != ".pt":
-        raise StyloError(f"a network file ends in .stylo.pt: {shown(path)}")
-    return check_writable(path, inputs)
-
-
 def format_learn_step(step: Any) -> str:
     from stylo.progress import format_duration
 
@@ -92,53 +83,49 @@ def format_learn_step(step: Any) -> str:
 
 
 def cmd_learn(args: argparse.Namespace, stop: StopFlag) -> int:
-    from stylo.files import regular_file
-    from stylo.learn.photos import training_photos
-    from stylo.learn.train import LearnSettings, checkpoint_path, learn
+    """``stylo learn``: a :class:`~stylo.jobs.LearnJob` through :func:`~stylo.jobs.run_job`, a progress line from
+    its events; Ctrl-C saves the network so far and a checkpoint (exit 130)."""
+    from stylo.jobs import LearnJob, raise_failed, run_job
+    from stylo.learn.train import LearnResult, LearnSettings, checkpoint_path
     from stylo.progress import ProgressLine
 
-    settings = settings_from_args(args)
     ls = LearnSettings(steps=args.learn_steps, crop=args.crop, lr=args.learn_lr, train=args.train,
                        color_weight=args.color_weight, tv_factor=args.tv_factor, seed=args.learn_seed)
-    ls.check()
-    styles = [regular_file(p, "style image") for p in args.styles]
-    output = check_network_output(Path(args.output), [*styles, *map(Path, args.photos)])
-    photos = training_photos(args.photos, only=args.only_photos)
+    job = LearnJob(tuple(map(Path, args.styles)), Path(args.output), settings_from_args(args), ls,
+                   tuple(map(Path, args.photos)), args.only_photos, args.resume, args.checkpoint_every)
     progress = None if args.quiet else ProgressLine(format=format_learn_step)
     try:
-        result = learn(styles, output, photos, settings, ls, on_step=progress.show if progress else None,
-                       should_stop=stop.should_stop, resume=args.resume, checkpoint_every=args.checkpoint_every)
+        result = raise_failed(run_job(job, progress, stop.should_stop)).outcome
     except KeyboardInterrupt:
-        if progress:
-            progress.close()
-        print(f"stylo: interrupted before a step finished; {shown(output)} was not written", file=sys.stderr)
+        _close(progress)
+        print(f"stylo: interrupted before a step finished; {shown(job.output)} was not written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if progress:
-        progress.close()
+    _close(progress)
+    assert isinstance(result, LearnResult)
     if result.interrupted:
-        print(f"stylo: interrupted after {result.steps} steps; saved the network so far to {shown(output)} and "
-              f"a checkpoint to {shown(checkpoint_path(output))}; `--resume` continues", file=sys.stderr)
+        print(f"stylo: interrupted after {result.steps} steps; saved the network so far to {shown(job.output)} "
+              f"and a checkpoint to {shown(checkpoint_path(job.output))}; `--resume` continues", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
-        print(f"stylo: wrote {shown(output)} ({result.steps} steps on {len(photos)} photos, "
+        print(f"stylo: wrote {shown(job.output)} ({result.steps} steps on {len(result.contents.photos)} photos, "
               f"{result.elapsed:.0f} s)", file=sys.stderr)
     return EXIT_OK
 
 
-def cmd_run_network(args: argparse.Namespace, stop: StopFlag) -> int:
-    """``stylo run PHOTO --network NAME.stylo.pt -o OUT.png [--refine N]``: the network's painting of the photo
-    at ``--size`` (by default the size it was trained for); with ``--refine N``, N optimizer steps of the
-    network's objective from that picture, against the style images the file keeps."""
-    import hashlib
-    import time
+def _close(progress: Any) -> None:
+    if progress is not None:
+        progress.close()
 
-    from stylo import __version__
+
+def cmd_run_network(args: argparse.Namespace, stop: StopFlag) -> int:
+    """``stylo run PHOTO --network NAME.stylo.pt -o OUT.png [--refine N]``: a :class:`~stylo.jobs.PaintJob` (the
+    network's painting of the photo at ``--size``, by default the size it was trained for; with ``--refine N``,
+    N optimizer steps of the network's objective from that picture) through :func:`~stylo.jobs.run_job`."""
     from stylo.cli.common import settings_from_namespace
-    from stylo.config import MACHINE_FIELDS
-    from stylo.files import open_regular
-    from stylo.image import check_output_path, fit_long_side, open_image, resize, save_png
+    from stylo.events import Painted
+    from stylo.jobs import PaintJob, raise_failed, run_job
+    from stylo.learn.jobs import network_settings
     from stylo.learn.network import Network
-    from stylo.settings_io import from_mapping
 
     if args.styles:
         raise StyloError("--network paints without style images; drop the STYLE arguments "
@@ -149,46 +136,24 @@ def cmd_run_network(args: argparse.Namespace, stop: StopFlag) -> int:
         raise StyloError("--network paints one content image; a folder is not supported yet")
     if args.masks or args.resume or args.config or args.config_from:
         raise StyloError("--network does not take --masks, --resume, --config or --config-from")
-    began = time.perf_counter()
-    network = Network.load(args.network)
-    recorded = {k: v for k, v in network.settings.items() if k not in MACHINE_FIELDS}
-    settings = from_mapping({**recorded, **settings_from_namespace(args)}, source="the command line")
-    output = check_output_path(args.output, [args.content, args.network])
-    content = open_image(args.content, "content image")
-    photo = resize(content, fit_long_side(content.size, settings.size), settings.resample)
-    picture = network(photo)
-    steps_done, interrupted = 0, False
-    if args.refine:
-        from stylo.optimize import Hooks, VideoInputs, stylize_result
+    settings = network_settings(Network.load(args.network), settings_from_namespace(args))
+    job = PaintJob(Path(args.content), Path(args.network), Path(args.output), settings, args.refine)
+    progress = None
+    if args.refine and not args.quiet:
+        from stylo.progress import ProgressLine
 
-        refine = settings.replace(steps=args.refine, scales=1)
-        progress = None
-        if not args.quiet:
-            from stylo.progress import ProgressLine
-
-            progress = ProgressLine()
-        try:
-            result = stylize_result(photo, network.styles(), refine,
-                                    Hooks(on_step=progress, should_stop=stop.should_stop),
-                                    video=VideoInputs(start=picture))
-        finally:
-            if progress is not None:
-                progress.close()
-        picture, steps_done, interrupted = result.image, result.steps, result.interrupted
-        settings = refine.replace(seed=result.seed)
-    with open_regular(args.network, "network file") as fh:
-        digest = hashlib.sha256(fh.read()).hexdigest()
-    manifest = {"stylo_version": __version__, "settings": settings.to_dict(), "seed": settings.seed,
-                "content": Path(args.content).name, "styles": network.style_names,
-                "network": Path(args.network).name, "network_sha256": digest,
-                "network_steps": network.contents.steps_done, "refine_steps": steps_done,
-                "interrupted": interrupted, "elapsed_s": round(time.perf_counter() - began, 3), "device": "cpu"}
-    save_png(picture, output, manifest)
-    if interrupted:
-        print(f"stylo: interrupted after {steps_done} refine steps; saved the current image to {shown(output)}",
-              file=sys.stderr)
+        progress = ProgressLine()
+    try:
+        done = raise_failed(run_job(job, progress, stop.should_stop)).outcome
+    finally:
+        _close(progress)
+    assert isinstance(done, Painted)
+    if done.interrupted:
+        print(f"stylo: interrupted after {done.refine_steps} refine steps; saved the current image to "
+              f"{shown(done.output)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
-        print(f"stylo: wrote {shown(output)} ({manifest['elapsed_s']:.2f} s, network {shown(args.network)}"
-              + (f", {steps_done} refine steps" if steps_done else "") + ")", file=sys.stderr)
+        print(f"stylo: wrote {shown(done.output)} ({done.manifest['elapsed_s']:.2f} s, network "
+              f"{shown(args.network)}" + (f", {done.refine_steps} refine steps" if done.refine_steps else "") + ")",
+              file=sys.stderr)
     return EXIT_OK

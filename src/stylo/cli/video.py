@@ -25,11 +25,16 @@ from stylo.interrupt import StopFlag
 def add_video_parser(sub: Any) -> None:
     v = sub.add_parser("video", help="stylize a clip (a video file or a folder of frames) without flicker")
     v.add_argument("input", metavar="IN", help="a video file (.mp4, .mov, ...) or a folder of frames")
-    v.add_argument("styles", metavar="STYLE", nargs="+")
+    v.add_argument("styles", metavar="STYLE", nargs="*", help="style images (none with --network)")
     v.add_argument("-o", "--output", required=True, metavar="OUT", help="a video file (.mp4) or a folder")
     v.add_argument("--frames", metavar="A:B", type=frame_range, default=(0, None), help="frames A to B-1 only")
     v.add_argument("--fps", type=fps_value, metavar="F",
                    help="frame rate of the output, e.g. 24 or 30000/1001 (default: the input's)")
+    v.add_argument("--network", metavar="NAME.stylo.pt",
+                   help="paint every frame with a network that `stylo learn` trained (no style image needed)")
+    v.add_argument("--blend", type=float, metavar="B",
+                   help="with --network: the share of the previous frame, warped along the motion, in each "
+                        "frame (0 = frame by frame; default 0.6)")
     add_config_flags(v)
     add_quiet_flag(v)
     v.add_argument("--chunk", type=int, default=24, metavar="N",
@@ -63,13 +68,28 @@ def fps_value(text: str) -> Fraction:
 
 
 def clip_job(args: argparse.Namespace, settings: Any) -> Any:
-    """The :class:`~stylo.jobs.ClipJob` of ``stylo video``'s flags."""
+    """The :class:`~stylo.jobs.ClipJob` of ``stylo video``'s flags (with ``--network``, the settings are those the
+    network was trained with, then the flags given)."""
     from stylo.jobs import Chunking, ClipJob
 
     chunked = args.executor != "local" or args.workers != 1
     first, last = args.frames
+    network = None
+    if args.network is not None:
+        from stylo.cli.common import settings_from_namespace
+        from stylo.files import regular_file
+        from stylo.learn.jobs import network_settings
+        from stylo.learn.network import Network
+
+        if args.config or args.config_from:
+            raise StyloError("--network does not take --config or --config-from")
+        network = regular_file(args.network, "network file")
+        settings = network_settings(Network.load(network), settings_from_namespace(args))
+    elif args.blend is not None:
+        raise StyloError("--blend goes with --network")
     return ClipJob(Path(args.input), tuple(map(Path, args.styles)), Path(args.output), settings, first, last,
-                   args.fps, chunking=Chunking(executor_from(args), args.chunk, args.overlap) if chunked else None)
+                   args.fps, chunking=Chunking(executor_from(args), args.chunk, args.overlap) if chunked else None,
+                   network=network, blend=args.blend)
 
 
 class FrameLines:

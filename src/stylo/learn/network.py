@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, overload
 
@@ -44,19 +44,22 @@ def flushed_denormals() -> Iterator[None]:
 
 class Network:
     """A transform network and the style code it was learned with; ``network(image)`` paints ``image`` (PIL: a
-    PIL RGB image back; a (1, 3, H, W) tensor in [0, 1]: a float32 tensor back) at its own size."""
+    PIL RGB image back; a (1, 3, H, W) tensor in [0, 1]: a float32 tensor back) at its own size, on ``device``,
+    under ``autocast`` (a dtype, e.g. the run plan's bfloat16; None: float32)."""
 
-    def __init__(self, contents: NetworkFile, device: torch.device | str = "cpu", path: Path | str | None = None):
-        self.contents, self.path = contents, path
+    def __init__(self, contents: NetworkFile, device: torch.device | str = "cpu", path: Path | str | None = None,
+                 autocast: torch.dtype | None = None):
+        self.contents, self.path, self.autocast = contents, path, autocast
         self.device = torch.device(device)
         self.transform = transform_from(contents.transform, self.device, path)
         self.transform.to(memory_format=CHANNELS_LAST)  # type: ignore[call-overload]
         self.code = contents.code.to(self.device)
 
     @classmethod
-    def load(cls, path: Path | str, device: torch.device | str = "cpu") -> Network:
+    def load(cls, path: Path | str, device: torch.device | str = "cpu", autocast: torch.dtype | None = None
+             ) -> Network:
         """The network in the ``.stylo.pt`` file at ``path`` (a file stylo did not write: a one-line error)."""
-        return cls(read(path), device, path)
+        return cls(read(path), device, path, autocast)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -86,7 +89,8 @@ class Network:
         h, w = tensor.shape[-2:]
         if min(h, w) < MIN_SIDE:
             raise StyloError(f"the network needs at least {MIN_SIDE} px per side, got {w}x{h}")
-        with torch.no_grad(), flushed_denormals():
+        cast = torch.autocast(self.device.type, self.autocast) if self.autocast is not None else nullcontext()
+        with torch.no_grad(), flushed_denormals(), cast:
             out = self.transform(tensor.to(self.device).float().contiguous(memory_format=CHANNELS_LAST), self.code)
         out = out.float().clamp(0, 1).contiguous()
         return to_pil(out) if isinstance(image, Image.Image) else out

@@ -53,9 +53,23 @@ def check_clip_job(job: ClipJob) -> Path:
         regular_file(source, "video")
     for path in job.styles:
         regular_file(path, "style image")
+    inputs = [source, *job.styles]
+    if job.network is not None:
+        regular_file(job.network, "network file")
+        inputs.append(job.network)
+        if job.styles:
+            raise StyloError("--network paints without style images; drop the STYLE arguments "
+                             "(the network file keeps its own)")
+        if job.chunking is not None:
+            raise StyloError("--network paints every frame here, in a fraction of a second; drop --executor and "
+                             "--workers")
+        if job.blend is not None and not 0 <= job.blend < 1:
+            raise StyloError(f"--blend must be in [0, 1), got {job.blend:g}")
+    elif not job.styles:
+        raise StyloError("at least one STYLE image is needed (or --network NAME.stylo.pt)")
     outputs = [out, manifest_path(out)] if is_video_file(out) else [out]
     for output in outputs:
-        for path in (source, *job.styles):
+        for path in inputs:
             if same_file(output, path):
                 raise StyloError(f"output {shown(output)} is one of the inputs; choose another name so the input "
                                  "is kept")
@@ -111,6 +125,8 @@ def run_clip(job: ClipJob, emit: OnEvent, should_stop: Callable[[], bool] | None
 
     require_video_extras()
     folder = check_clip_job(job)
+    if job.network is not None:
+        return paint_clip(job, folder, emit, should_stop, at_once)
     started = time.perf_counter()
     styles = [open_image(p, "style image") for p in job.styles]
     clip = read_job_clip(job)
@@ -136,14 +152,65 @@ def run_clip(job: ClipJob, emit: OnEvent, should_stop: Callable[[], bool] | None
 
     manifest = clip_manifest(s, seed, labels[0], labels[1:], total, fps, job.first, metrics,
                              time.perf_counter() - started)
-    video = None
+    video = finish(job, clip, written, fps, folder, manifest, at_once)
+    return ClipRendered(tuple(written), total, folder, video, manifest, time.perf_counter() - started, metrics)
+
+
+def finish(job: ClipJob, clip: Clip, written: list[Path], fps: Fraction, folder: Path, manifest: dict[str, Any],
+           at_once: AtOnce | None) -> Path | None:
+    """The video from the finished frames (with the source's audio when the whole clip was stylized) and its
+    manifest beside it; None when the output is a folder."""
+    if not is_video_file(job.output):
+        return None
+    whole = job.first == 0 and job.last is None
+    audio = job.source if job.audio and whole and clip.has_audio else None
+    with (at_once or nullcontext)():
+        encode(job.output, written, fps, audio, folder)
+        write_manifest(manifest_path(job.output), manifest)
+    return job.output
+
+
+def paint_clip(job: ClipJob, folder: Path, emit: OnEvent, should_stop: Callable[[], bool] | None,
+               at_once: AtOnce | None) -> ClipRendered:
+    """A clip through a learned network (:mod:`stylo.video.painted`): the frames painted and blended along the
+    flow into the keyed frames folder, then the video, as :func:`run_clip`."""
+    from stylo.learn.file import sha256_of
+    from stylo.learn.network import Network
+    from stylo.manifest import clip_manifest
+    from stylo.plan import Runtime, plan_run
+    from stylo.video.painted import BLEND, paint_frames
+    from stylo.video.pipeline import frames_key
+
+    assert job.network is not None
+    started = time.perf_counter()
+    s = job.settings.replace(seed=0, scales=1)  # the network draws nothing and paints once, at the full size
+    blend = BLEND if job.blend is None else job.blend
+    clip = read_job_clip(job)
+    fps = job.fps if job.fps is not None else clip.fps
     if is_video_file(job.output):
-        whole = job.first == 0 and job.last is None
-        audio = job.source if job.audio and whole and clip.has_audio else None
-        with (at_once or nullcontext)():
-            encode(job.output, written, fps, audio, folder)
-            write_manifest(manifest_path(job.output), manifest)
-        video = job.output
+        output_format(job.output, fps)
+    digest = sha256_of(job.network)
+    key = frames_key(clip.frames, [], s, {"first": job.first, "network": digest, "blend": blend})
+    plan = plan_run(s, clip.frames[0].size, Runtime.of(s), repeatable=True)
+    network = Network.load(job.network, plan.device, plan.autocast)
+    name = (job.labels or (job.source.name,))[0]
+    recorded = {"network": job.network.name, "network_sha256": digest, "blend": blend}
+    total = len(clip.frames)
+
+    def frame_manifest(i: int) -> dict[str, object]:
+        from stylo import __version__
+
+        return {"stylo_version": __version__, "settings": s.to_dict(), "content": name,
+                "styles": network.style_names, **recorded, "frame": i, "frames": total,
+                "source_frame": job.first + i}
+
+    written = paint_frames(clip.frames, network, s, folder, key, emit, should_stop, blend, frame_manifest)
+    if len(written) < total:
+        return ClipRendered(tuple(written), total, folder, None, {}, time.perf_counter() - started)
+    metrics = {"warping_error": warping_error(clip, written)} if job.evaluate else {}
+    manifest = {**clip_manifest(s, 0, name, network.style_names, total, fps, job.first, metrics,
+                                time.perf_counter() - started), **recorded}
+    video = finish(job, clip, written, fps, folder, manifest, at_once)
     return ClipRendered(tuple(written), total, folder, video, manifest, time.perf_counter() - started, metrics)
 
 
