@@ -287,3 +287,19 @@ def test_a_learn_job_stopped_is_interrupted_and_a_bad_job_fails(small_images, ph
     assert isinstance(failed, Failed) and "ends in .stylo.pt" in str(failed.error)
     failed = run_job(PaintJob(style, out, tmp_path / "p.png", S, refine=-1))
     assert isinstance(failed, Failed) and "--refine" in str(failed.error)
+
+
+def test_strength_moves_the_painting_toward_the_photo(small_images, photos, tiny, tmp_path):
+    from stylo.image import to_tensor
+    from stylo.networks.magenta import style_code
+
+    content, style = small_images
+    network = Network.load(_learn(style, tmp_path / "n.stylo.pt", photos[0], tiny).output)
+    photo = to_tensor(Image.open(content).convert("RGB"))
+    assert torch.equal(network.code_at(photo, 1.0), network.code)
+    assert torch.allclose(network.code_at(photo, 0.0), style_code(photo))
+    assert torch.allclose(network.code_at(photo, 0.25), 0.25 * network.code + 0.75 * style_code(photo))
+    distance = [float((network(photo, s) - photo).abs().mean()) for s in (0.0, 0.5, 1.0)]
+    assert distance[0] < distance[1] < distance[2]  # less strength, closer to the photo
+    with pytest.raises(StyloError, match="strength"):
+        network(photo, 1.5)

@@ -74,13 +74,28 @@ class Network:
         """The style images the file keeps (shrunk to at most 1024 px)."""
         return [png_image(s["png"]) for s in self.contents.styles]
 
-    @overload
-    def __call__(self, image: Image.Image) -> Image.Image: ...
+    def code_at(self, content: torch.Tensor, strength: float) -> torch.Tensor:
+        """The style code at ``strength``: the learned one at 1; at 0 the photo's own (the style predictor's code
+        of ``content``), which the network paints close to the photo; linear in between (Ghiasi et al.'s
+        interpolation of style codes)."""
+        if not 0 <= strength <= 1:
+            raise StyloError(f"strength must be in [0, 1], got {strength:g}")
+        if strength == 1:
+            return self.code
+        from stylo.networks.magenta import style_code
+
+        own = style_code(content.to(self.device))
+        return strength * self.code + (1 - strength) * own
 
     @overload
-    def __call__(self, image: torch.Tensor) -> torch.Tensor: ...
+    def __call__(self, image: Image.Image, strength: float = 1.0) -> Image.Image: ...
 
-    def __call__(self, image: Image.Image | torch.Tensor) -> Image.Image | torch.Tensor:
+    @overload
+    def __call__(self, image: torch.Tensor, strength: float = 1.0) -> torch.Tensor: ...
+
+    def __call__(self, image: Image.Image | torch.Tensor, strength: float = 1.0) -> Image.Image | torch.Tensor:
+        """``image`` painted; ``strength`` below 1 moves the style code toward the photo's own
+        (:meth:`code_at`)."""
         from stylo.image import to_pil, to_tensor
 
         tensor = to_tensor(image.convert("RGB")) if isinstance(image, Image.Image) else image
@@ -89,8 +104,9 @@ class Network:
         h, w = tensor.shape[-2:]
         if min(h, w) < MIN_SIDE:
             raise StyloError(f"the network needs at least {MIN_SIDE} px per side, got {w}x{h}")
+        code = self.code_at(tensor, strength)  # in float32, like every style code
         cast = torch.autocast(self.device.type, self.autocast) if self.autocast is not None else nullcontext()
         with torch.no_grad(), flushed_denormals(), cast:
-            out = self.transform(tensor.to(self.device).float().contiguous(memory_format=CHANNELS_LAST), self.code)
+            out = self.transform(tensor.to(self.device).float().contiguous(memory_format=CHANNELS_LAST), code)
         out = out.float().clamp(0, 1).contiguous()
         return to_pil(out) if isinstance(image, Image.Image) else out
