@@ -25,8 +25,10 @@ from stylo.web import security
 from stylo.web.db import RunStore
 from stylo.web.events import Events
 from stylo.web.jobs import JobQueue
+from stylo.web.netdb import NetworkStore
 from stylo.web.plan import Speed
-from stylo.web.routes import clips, events, pages, runs, uploads
+from stylo.web.preview import Previews
+from stylo.web.routes import clips, events, networks, pages, preview, runs, uploads
 from stylo.web.state import Limits, error
 from stylo.web.words import in_page_words
 
@@ -47,13 +49,15 @@ def allowed_hosts(host: str | None, token: str | None) -> frozenset[str] | None:
 def create_app(data_dir: Path, token: str | None = None, workers: int = 1, host: str | None = None,
                limits: Limits | None = None) -> FastAPI:
     data_dir = Path(data_dir)
-    for sub in ("uploads", "runs"):
+    for sub in ("uploads", "runs", "networks"):
         (data_dir / sub).mkdir(parents=True, exist_ok=True)
     store = RunStore(data_dir / "studio.sqlite3")
     store.mark_interrupted()
+    learned = NetworkStore(store)
+    learned.mark_interrupted()
     bus = Events()
     speed = Speed()
-    jobs = JobQueue(store, data_dir, bus, workers, speed)
+    jobs = JobQueue(store, data_dir, bus, workers, speed, learned)
     limits = limits or Limits()
 
     @asynccontextmanager
@@ -64,6 +68,7 @@ def create_app(data_dir: Path, token: str | None = None, workers: int = 1, host:
 
     app = FastAPI(title="stylo studio", docs_url="/api/docs", openapi_url="/api/openapi.json", lifespan=lifespan)
     app.state.store, app.state.jobs, app.state.events = store, jobs, bus
+    app.state.networks, app.state.previews = learned, Previews()
     app.state.data_dir, app.state.limits, app.state.speed = data_dir, limits, speed
 
     @app.exception_handler(StyloError)
@@ -81,7 +86,7 @@ def create_app(data_dir: Path, token: str | None = None, workers: int = 1, host:
         return error(exc.status_code, str(exc.detail))
 
     app.mount("/static", StaticFiles(directory=pages.static_dir()), name="static")
-    for module in (clips, pages, uploads, runs, events):
+    for module in (clips, pages, uploads, runs, networks, preview, events):
         app.include_router(module.router)
     # outermost last: the host and token are checked before anything else reads the request
     app.add_middleware(security.SecurityHeaders)

@@ -1,4 +1,6 @@
-"""Runs in SQLite (WAL): one row per run; images live as files under the data directory."""
+"""Runs in SQLite (WAL): one row per run; images live as files under the data directory. The same file holds
+the learned networks (:mod:`stylo.web.netdb`): runs and trainings share one queue, so the queue's count and a
+job's place in it span both tables."""
 
 from __future__ import annotations
 
@@ -30,10 +32,32 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT,
     traceback TEXT,                  -- the full traceback of an internal failure (users see ``error``)
     clip TEXT,                       -- a video run: its clip folder under uploads/clips (content is its poster)
-    video TEXT                       -- a video run's MP4
+    video TEXT,                      -- a video run's MP4
+    network TEXT                     -- a learned style's run: the network's id (style is its style's upload)
 )
 """
-JSON_FIELDS = ("settings", "history", "metrics")
+NETWORKS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    queued REAL NOT NULL,            -- when it was last queued (a resumed training queues again)
+    status TEXT NOT NULL,            -- queued, running, done, interrupted, cancelled, failed
+    style TEXT NOT NULL,             -- the style's upload (server-generated name)
+    style_label TEXT NOT NULL,
+    settings TEXT NOT NULL,          -- JSON of stylo.Settings (the objective)
+    learn TEXT NOT NULL,             -- JSON of stylo.learn.LearnSettings
+    step INTEGER NOT NULL DEFAULT 0,
+    total_steps INTEGER NOT NULL DEFAULT 0,
+    loss REAL,
+    history TEXT NOT NULL DEFAULT '[]',
+    seconds REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    traceback TEXT
+)
+"""
+JSON_FIELDS = ("settings", "history", "metrics", "learn")
+_ACTIVE_BEFORE = ("SELECT (SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running') AND created < ?) + "
+                  "(SELECT COUNT(*) FROM networks WHERE status IN ('queued', 'running') AND queued < ?)")
 ACTIVE = ("queued", "running")
 
 
@@ -48,22 +72,24 @@ class RunStore:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(SCHEMA)
+        self.conn.execute(NETWORKS_SCHEMA)
         columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
-        for column in ("traceback", "clip", "video"):  # a data folder made by an earlier stylo
+        for column in ("traceback", "clip", "video", "network"):  # a data folder made by an earlier stylo
             if column not in columns:
                 self.conn.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
 
     def create(self, run_id: str, settings: dict[str, Any], content: str, style: str, content_label: str,
-               style_label: str, clip: str | None = None, max_active: int | None = None) -> dict[str, Any] | None:
+               style_label: str, clip: str | None = None, max_active: int | None = None,
+               network: str | None = None) -> dict[str, Any] | None:
         """Insert a queued run; with ``max_active``, only if fewer runs than that are queued or running, the
         count and the insert under one lock (None when the queue is full)."""
         with self.lock:
-            if max_active is not None and self._count_active() >= max_active:
+            if max_active is not None and self.active_unlocked() >= max_active:
                 return None
             self.conn.execute(
-                "INSERT INTO runs (id, created, status, settings, content, style, content_label, style_label, clip) "
-                "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-                (run_id, time.time(), json.dumps(settings), content, style, content_label, style_label, clip))
+                "INSERT INTO runs (id, created, status, settings, content, style, content_label, style_label, clip, "
+                "network) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, time.time(), json.dumps(settings), content, style, content_label, style_label, clip, network))
         return self.get(run_id) or {}
 
     def update(self, run_id: str, **fields: Any) -> None:
@@ -75,37 +101,42 @@ class RunStore:
     def get(self, run_id: str) -> dict[str, Any] | None:
         with self.lock:
             row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return _decode(row) if row else None
+        return decode_row(row) if row else None
 
     def count_active(self) -> int:
         with self.lock:
-            return self._count_active()
+            return self.active_unlocked()
 
-    def _count_active(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')").fetchone()[0])
+    def active_unlocked(self) -> int:
+        """Runs and trainings queued or running (they share the queue); the caller holds ``lock``."""
+        return int(self.conn.execute(_ACTIVE_BEFORE, (float("inf"), float("inf"))).fetchone()[0])
 
-    def position(self, run_id: str) -> dict[str, int]:
-        """``{"ahead": N}``: the runs queued or running that were created before this one."""
+    def position(self, item_id: str) -> dict[str, int]:
+        """``{"ahead": N}``: the runs and trainings queued or running that were queued before this run (or
+        training)."""
         with self.lock:
-            row = self.conn.execute(
-                "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running') AND "
-                "created < (SELECT created FROM runs WHERE id = ?)", (run_id,)).fetchone()
-        return {"ahead": int(row[0])}
+            row = self.conn.execute("SELECT created FROM runs WHERE id = ? UNION ALL "
+                                    "SELECT queued FROM networks WHERE id = ?", (item_id, item_id)).fetchone()
+            if row is None:
+                return {"ahead": 0}
+            ahead = self.conn.execute(_ACTIVE_BEFORE, (row[0], row[0])).fetchone()[0]
+        return {"ahead": int(ahead)}
 
     def delete(self, run_id: str) -> None:
         with self.lock:
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     def referenced_uploads(self) -> set[str]:
-        """Upload file names that some run uses."""
+        """Upload file names that some run or learned network uses."""
         with self.lock:
             rows = self.conn.execute("SELECT content, style FROM runs").fetchall()
-        return {name for row in rows for name in row}
+            styles = self.conn.execute("SELECT style FROM networks").fetchall()
+        return {name for row in [*rows, *styles] for name in row}
 
     def list(self, limit: int = 500) -> list[dict[str, Any]]:
         with self.lock:
             rows = self.conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
-        return [_decode(r) for r in rows]
+        return [decode_row(r) for r in rows]
 
     def mark_interrupted(self) -> int:
         """At start-up: runs that were queued or running when the server stopped can no longer finish."""
@@ -120,7 +151,7 @@ class RunStore:
             self.conn.close()
 
 
-def _decode(row: sqlite3.Row) -> dict[str, Any]:
+def decode_row(row: sqlite3.Row) -> dict[str, Any]:
     out = dict(row)
     for key in JSON_FIELDS:
         if out.get(key) is not None:

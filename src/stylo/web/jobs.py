@@ -1,6 +1,7 @@
-"""The studio's job queue: one worker thread per device runs queued runs in order, each as a job of
-:mod:`stylo.jobs` (a still or a clip, through the same :func:`~stylo.jobs.run_job` as the CLI), and publishes
-their events as the page's JSON events."""
+"""The studio's job queue: one worker thread per device runs queued runs and trainings in order, each as a job
+of :mod:`stylo.jobs` (a still, a clip, a learned style's painting or a training, through the same
+:func:`~stylo.jobs.run_job` as the CLI), and publishes their events as the page's JSON events. Trainings and
+paintings: :mod:`stylo.web.learning`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from stylo.errors import StyloError
 from stylo.settings_io import from_mapping
 from stylo.web.db import RunStore
 from stylo.web.events import Events
+from stylo.web.netdb import NetworkStore
 from stylo.web.plan import Level, Speed, check_runnable, later_frame_seconds
 from stylo.web.words import hide_paths, in_page_words
 
@@ -32,12 +34,14 @@ log = logging.getLogger("stylo.studio")
 
 
 class JobQueue:
-    """Runs are executed one at a time per worker; ``cancel`` stops a queued or running one."""
+    """Runs and trainings are executed one at a time per worker; ``cancel`` stops a queued or running one."""
 
-    def __init__(self, store: RunStore, data_dir: Path, events: Events, workers: int = 1, speed: Speed | None = None):
+    def __init__(self, store: RunStore, data_dir: Path, events: Events, workers: int = 1, speed: Speed | None = None,
+                 networks: NetworkStore | None = None):
         self.store, self.data, self.events = store, data_dir, events
+        self.networks = networks or NetworkStore(store)
         self.speed = speed or Speed()
-        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self.cancelled: set[str] = set()
         self.threads = [threading.Thread(target=self._work, daemon=True, name=f"stylo-worker-{i}")
                         for i in range(workers)]
@@ -65,26 +69,45 @@ class JobQueue:
             self.queue.put(None)
 
     def submit(self, run_id: str) -> None:
-        self.queue.put(run_id)
+        self.queue.put(("run", run_id))
 
-    def cancel(self, run_id: str) -> None:
-        self.cancelled.add(run_id)
+    def submit_learn(self, network_id: str) -> None:
+        """Queue a training (new, or stopped and to be resumed: an earlier Cancel no longer applies)."""
+        self.cancelled.discard(network_id)
+        self.queue.put(("learn", network_id))
+
+    def cancel(self, item_id: str) -> None:
+        self.cancelled.add(item_id)
 
     def _work(self) -> None:
+        from stylo.web.learning import execute_learn
+
         while True:
-            run_id = self.queue.get()
-            if run_id is None:
+            entry = self.queue.get()
+            if entry is None:
                 return
+            kind, item_id = entry
             try:
-                self._execute(run_id)
+                if kind == "learn":
+                    execute_learn(self, item_id)
+                else:
+                    self._execute(item_id)
             except StyloError as exc:
-                self._finish(run_id, status="failed", error=in_page_words(exc))
+                self._failed(kind, item_id, error=in_page_words(exc))
             except Exception as exc:  # noqa: BLE001 - a worker must survive any one run
-                log.exception("run %s failed", run_id)
-                self._finish(run_id, status="failed", error=hide_paths(f"internal error: {type(exc).__name__}: {exc}"),
+                log.exception("%s %s failed", kind, item_id)
+                self._failed(kind, item_id, error=hide_paths(f"internal error: {type(exc).__name__}: {exc}"),
                              traceback=traceback.format_exc())
 
-    def _finish(self, run_id: str, **fields: Any) -> None:
+    def _failed(self, kind: str, item_id: str, **fields: Any) -> None:
+        from stylo.web.learning import finish_learn
+
+        if kind == "learn":
+            finish_learn(self, item_id, status="failed", **fields)
+        else:
+            self.finish(item_id, status="failed", **fields)
+
+    def finish(self, run_id: str, **fields: Any) -> None:
         self.store.update(run_id, **fields)
         self.events.publish(run_id, {"type": "end", **(self.store.get(run_id) or {})})
 
@@ -103,12 +126,17 @@ class JobQueue:
         if run is None:
             return
         if run_id in self.cancelled:
-            self._finish(run_id, status="cancelled")
+            self.finish(run_id, status="cancelled")
             return
         s = from_mapping(run["settings"])
-        levels = self._levels(run, s)
+        levels = [] if run.get("network") else self._levels(run, s)
         self.store.update(run_id, status="running")
         self.events.publish(run_id, {"type": "start"})
+        if run.get("network"):  # a learned style's run: one pass of its network
+            from stylo.web.learning import execute_paint
+
+            execute_paint(self, run_id, run)
+            return
         if run.get("clip"):
             self._execute_clip(run_id, run, s, levels)
             return
@@ -122,7 +150,7 @@ class JobQueue:
         result = done.result
         if not result.interrupted:
             self.speed.record(levels, result.elapsed)
-        self._finish(run_id, status="cancelled" if result.interrupted else "done", result=name, frame=name,
+        self.finish(run_id, status="cancelled" if result.interrupted else "done", result=name, frame=name,
                      loss=result.loss, seconds=result.elapsed, step=result.steps, history=progress.history,
                      metrics=done.metrics, settings=s.replace(seed=result.seed).to_dict())
 
@@ -149,10 +177,10 @@ class JobQueue:
         done = raise_failed(run_job(job, progress, lambda: run_id in self.cancelled)).outcome
         assert isinstance(done, ClipRendered)
         if done.interrupted:
-            self._finish(run_id, status="cancelled", step=len(done.frames))
+            self.finish(run_id, status="cancelled", step=len(done.frames))
             return
         shutil.copyfile(done.frames[0], runs_dir / poster)
-        self._finish(run_id, status="done", result=poster, frame=poster, video=video, step=len(done.frames),
+        self.finish(run_id, status="done", result=poster, frame=poster, video=video, step=len(done.frames),
                      total_steps=done.total, seconds=done.seconds, metrics=done.metrics, settings=s.to_dict())
 
 

@@ -58,6 +58,18 @@ def check_runnable(s: Settings, content_size: tuple[int, int], n_styles: int = 1
     return [Level(w, h, steps, p.cost, p.bytes) for (w, h), steps, p in zip(run.sizes, run.steps, run.levels)]
 
 
+def check_learnable(s: Settings, crop: int) -> None:
+    """What a training of ``s`` on ``crop``×``crop`` px crops would refuse once started (in the page's words):
+    crops smaller than the layers allow, a device that is not there. Training computes in fp32, like
+    :func:`stylo.learn.train.learn`."""
+    from stylo.plan import Runtime, plan_run
+
+    minimum = min_side(s.model, (*s.content_layers, *s.style_layers))
+    if crop < minimum:
+        raise StyloError(f"Crop: the network needs crops of at least {minimum} px a side, got {crop}")
+    plan_run(s, (crop, crop), Runtime(s.device, "fp32", s.max_memory, s.tile), repeatable=True)
+
+
 class Speed:
     """Seconds per untiled megapixel-step on this server: a first guess from the device, then the median of
     the runs it has timed."""

@@ -30,6 +30,13 @@ def clean_label(value: Any, fallback: str, limit: int) -> str:
     return text[:limit] or fallback
 
 
+def _learn_defaults() -> dict[str, Any]:
+    from stylo.learn.train import LearnSettings
+
+    d = LearnSettings()
+    return {"steps": d.steps, "crop": d.crop}
+
+
 @dataclass(frozen=True)
 class Limits:
     """The studio's own caps, on top of the settings' bounds (which every caller shares)."""
@@ -45,6 +52,9 @@ class Limits:
     max_clip_frames: int = 120
     max_clip_pixels: int = 250_000_000  # all frames together: 120 frames of 1920×1080 (decoded one at a time)
     max_clip_size: int = 512  # px: a clip's output size (every frame is a run)
+    max_learn_steps: int = 2000  # a learned style's training steps
+    max_crop: int = 512  # px: the side of a training crop
+    preview_side: int = 384  # px: the long side of the live preview of a learned style
 
     @property
     def max_size(self) -> int:
@@ -57,6 +67,8 @@ class Limits:
         return {"max_size": self.max_size, "max_steps": self.max_steps, "max_upload_bytes": self.max_upload_bytes,
                 "max_clip_bytes": self.max_clip_bytes, "max_clip_frames": self.max_clip_frames,
                 "max_clip_size": min(self.max_clip_size, self.max_size),
+                "max_learn_steps": self.max_learn_steps, "max_crop": self.max_crop,
+                "preview_side": self.preview_side, "learn_defaults": _learn_defaults(),
                 "defaults": Settings().to_dict(),
                 "settings": sorted(WEB_FIELDS),
                 "choices": {name: list(c) for name in FIELDS if (c := choices(name)) and name in WEB_FIELDS}}

@@ -19,6 +19,7 @@ from stylo.plan import run_seed
 from stylo.settings_io import from_mapping
 from stylo.web.plan import Level, check_runnable, describe
 from stylo.web.routes.clips import clips_dir
+from stylo.web.routes.networks import network_run
 from stylo.web.state import RUN_ID, UPLOAD_NAME, Limits, clean_label, error
 
 router = APIRouter()
@@ -74,6 +75,10 @@ def prepare(request: Request, body: dict[str, Any], need_inputs: bool = True) ->
 
 @router.post("/api/runs", status_code=201, response_model=None)
 def create_run(request: Request, body: dict[str, Any]) -> dict[str, Any] | Response:
+    """A run of the optimizer; with ``network`` (a learned style's id) instead of ``style``, one pass of that
+    network (:func:`~stylo.web.routes.networks.network_run`)."""
+    if body.get("network") is not None:
+        return network_run(request, body)
     state = request.app.state
     limits: Limits = state.limits
     checked = prepare(request, body)
