@@ -31,6 +31,12 @@ RUN_ONLY = (
                                                "it is removed when the run finishes"),
     ("--resume", "", "", "continue the run whose checkpoint `OUTPUT.ckpt` is there (after a kill, a reboot, a "
                          "Ctrl-C), with the same inputs and settings"),
+    ("--network", "NAME.stylo.pt", "", "paint with a network that `stylo learn` trained, in a fraction of a second "
+                                       "(no STYLE argument; `stylo video` too); its objective's settings are the "
+                                       "ones it was trained with, flags override them"),
+    ("--refine", "N", "0", "with `--network`: N optimizer steps of that objective from the network's picture"),
+    ("--blend", "B", "0.6", "`stylo video --network`: the share of the previous frame, warped along the motion, in "
+                            "each frame (0: frame by frame)"),
     ("--quiet", "", "", "no progress line"),
 )
 TABLE_START, TABLE_END = "<!-- options:start -->", "<!-- options:end -->"

@@ -177,13 +177,14 @@ def paint_clip(job: ClipJob, folder: Path, emit: OnEvent, should_stop: Callable[
     from stylo.learn.file import sha256_of
     from stylo.learn.network import Network
     from stylo.manifest import clip_manifest
-    from stylo.plan import Runtime, plan_run
+    from stylo.plan import Runtime, plan_run, run_seed
     from stylo.video.painted import BLEND, paint_frames
     from stylo.video.pipeline import frames_key
 
     assert job.network is not None
     started = time.perf_counter()
-    s = job.settings.replace(seed=0, scales=1)  # the network draws nothing and paints once, at the full size
+    seed = run_seed(job.settings.seed, repeatable=True)  # recorded; the network itself draws nothing
+    s = job.settings.replace(seed=seed, scales=1)  # one pass at the full size
     blend = BLEND if job.blend is None else job.blend
     clip = read_job_clip(job)
     fps = job.fps if job.fps is not None else clip.fps
@@ -208,7 +209,7 @@ def paint_clip(job: ClipJob, folder: Path, emit: OnEvent, should_stop: Callable[
     if len(written) < total:
         return ClipRendered(tuple(written), total, folder, None, {}, time.perf_counter() - started)
     metrics = {"warping_error": warping_error(clip, written)} if job.evaluate else {}
-    manifest = {**clip_manifest(s, 0, name, network.style_names, total, fps, job.first, metrics,
+    manifest = {**clip_manifest(s, seed, name, network.style_names, total, fps, job.first, metrics,
                                 time.perf_counter() - started), **recorded}
     video = finish(job, clip, written, fps, folder, manifest, at_once)
     return ClipRendered(tuple(written), total, folder, video, manifest, time.perf_counter() - started, metrics)
