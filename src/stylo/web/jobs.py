@@ -118,7 +118,8 @@ class JobQueue:
             return check_runnable(s, img.size)
 
     def _execute(self, run_id: str) -> None:
-        """A run as a job of :mod:`stylo.jobs` (a still, or a clip), its events published as the page's."""
+        """A run as a job of :mod:`stylo.jobs` (a still, a clip, or a learned style's painting), its events published
+        as the page's."""
         from stylo.jobs import StillJob, raise_failed, run_job
         from stylo.render import Rendered
 

@@ -2,7 +2,8 @@
 // The studio page. Every text that comes from data is inserted as text (textContent via h()), never as HTML.
 const $ = (sel) => document.querySelector(sel);
 const state = { content: null, style: null, contentLabel: "", styleLabel: "", run: null, source: null,
-  history: [], marks: [], active: false, result: null, clip: null, clipSize: null, seedFixed: false, phase: null };
+  history: [], marks: [], active: false, result: null, clip: null, clipSize: null, seedFixed: false, phase: null,
+  network: null, networkLabel: "", kind: "run", learning: null };  // network: a learned style chosen (learn.js)
 const PRESETS = {
   default: { style_layers: null, style_layer_weights: null },
   fine: { style_layers: ["relu1_1", "relu2_1", "relu3_1"], style_layer_weights: null },
@@ -61,6 +62,7 @@ function showBalance(e) { $("#ratio-out").replaceChildren(balanceWords(e), " ", 
 
 function updateStartButton() {
   $("#start").disabled = state.active || pendingUploads > 0 || !(state.content && state.style);
+  $("#learn").disabled = state.active || pendingUploads > 0 || !state.style;
 }
 
 // what to do next, from what is chosen; the next sample goes to the empty slot
@@ -87,6 +89,7 @@ function setInput(role, upload, label) {
   updateStartButton();
   if (!state.active && !state.result) say(nextStepText());
   updatePlan();
+  if (role === "content") requestPreview();  // a learned style is chosen: its live preview of the new photo
 }
 
 let pendingUploads = 0;
@@ -116,6 +119,7 @@ async function uploadBlob(role, blob, name) {
     try {
       const up = await api(clip ? "/api/clips" : "/api/uploads", { method: "POST", body: form });
       if (role === "content") state.clip = clip ? up.clip : null;
+      else clearNetwork();
       if (clip) useClipSize(up.width, up.height);
       setInput(role, up, clip ? `${name} (${up.frames} frames)` : name);
     } catch (e) { showUploadError(role, e.message); }
@@ -123,7 +127,7 @@ async function uploadBlob(role, blob, name) {
 }
 
 async function useSample(role, name) {
-  if (role === "content") state.clip = null;
+  if (role === "content") state.clip = null; else clearNetwork();
   await whileUploading(async () => {
     try { setInput(role, await postJSON("/api/uploads/sample", { name }), caption(name)); }
     catch (e) { showUploadError(role, e.message); }
@@ -233,6 +237,11 @@ function updatePlan() {
 async function showPlan() {
   if (!DEFAULTS) return;
   const asked = ++planAsked, box = $("#plan");
+  if (state.network) {  // a learned style: no optimizer, one pass of its network
+    box.classList.remove("warn"); box.dataset.seconds = "";
+    box.textContent = `one pass of the learned ${state.networkLabel} at ${readSettings().size} px · a fraction of a second`;
+    return;
+  }
   const body = { settings: readSettings(), ...(state.content ? { content: state.content } : {}), ...(state.clip ? { clip: state.clip } : {}) };
   try {
     const p = await postJSON("/api/plan", body);
@@ -291,6 +300,7 @@ function drawCurve() {
 function setBusy(active) {
   state.active = active;
   $("#cancel").disabled = !active; $("#cancel").hidden = !active;
+  $("#cancel").textContent = state.kind === "learn" ? "Stop learning" : "Cancel this run";
   updateStartButton();
 }
 
@@ -309,6 +319,7 @@ function clearStage() {
 
 function follow(runId) {
   state.run = runId; state.history = []; state.marks = []; state.level = null; state.result = null; state.phase = "running";
+  state.kind = "run"; state.learning = null; $("#resume-learn").hidden = true;
   setBusy(true); setBar(0);
   $("#download").hidden = true; $("#reuse").hidden = true; stopPlayer();
   showShare(runId);
@@ -318,6 +329,7 @@ function follow(runId) {
   src.onmessage = (msg) => {
     const ev = JSON.parse(msg.data);
     if (ev.type === "snapshot") {
+      state.paintRun = Boolean(ev.network);
       if (ev.history && ev.history.length) { state.history = ev.history.slice(); drawCurve(); }
       if (ev.frame) showPreview(`/api/runs/${runId}/frame?step=${ev.step}`, "the picture so far");
       if (ev.status === "queued") say(ev.ahead ? `queued: ${ev.ahead} ${ev.ahead === 1 ? "run" : "runs"} ahead of this one` : "queued: starting…");
@@ -325,7 +337,7 @@ function follow(runId) {
     }
     if (ev.type === "preview") {
       showPreview(`/api/runs/${runId}/frame?step=0`, "the starting picture, being refined");
-      say("a first sketch: refining it…");
+      say(state.paintRun ? "painted by the learned style: saving…" : "a first sketch: refining it…");
     }
     if (ev.type === "step") onStep(runId, ev);
     if (ev.type === "frame") onFrame(runId, ev);
@@ -389,7 +401,8 @@ function finished(run) {
     state.phase = "done"; setBar(100);
     showResult(run);
     say(run.video ? `done in ${duration(run.seconds)} · ${run.total_steps} frames${flicker(run)}`
-      : `done in ${run.seconds.toFixed(1)} s · ${run.step} steps · seed ${run.settings.seed}`);
+      : run.network ? `done in ${run.seconds.toFixed(1)} s · one pass of ${run.style_label}`
+        : `done in ${run.seconds.toFixed(1)} s · ${run.step} steps · seed ${run.settings.seed}`);
     if (run.settings && !state.seedFixed) offerSeed(run.settings.seed);
   } else {
     state.phase = null;
@@ -422,8 +435,11 @@ async function start(e) {
   setBusy(true);
   remember();
   try {
-    const run = await postJSON("/api/runs", { content: state.content, style: state.style, content_label: state.contentLabel,
-      style_label: state.styleLabel, settings: readSettings(), ...(state.clip ? { clip: state.clip } : {}) });
+    const body = state.network  // a learned style: its network paints the photo at the chosen size
+      ? { content: state.content, network: state.network, content_label: state.contentLabel, settings: { size: readSettings().size } }
+      : { content: state.content, style: state.style, content_label: state.contentLabel, style_label: state.styleLabel,
+        settings: readSettings(), ...(state.clip ? { clip: state.clip } : {}) };
+    const run = await postJSON("/api/runs", body);
     history.replaceState(null, "", `#run=${run.id}`);
     follow(run.id); loadGallery();
   } catch (err) { setBusy(false); showError(err.message); }
@@ -434,6 +450,7 @@ const selected = new Set();
 
 function describe(run) {
   const s = run.settings, e = exponent(s.content_weight, s.style_weight);
+  if (run.network) return [`${s.size}px · a learned style, one pass`, `its network: ${balanceWords(e)} (${ratioText(e)})`];
   const steps = run.clip ? `${run.total_steps} frames` : `${run.total_steps || s.steps} steps`;
   return [`${s.size}px · ${steps} · ${balanceWords(e)} (${ratioText(e)})`,
     `${PRESET_NAMES[presetOf(s)]} · ${COLOUR_NAMES[s.preserve_color] || s.preserve_color} · seed ${s.seed}`];
@@ -526,8 +543,11 @@ async function loadGallery() {
 
 function openInStudio(run) {
   state.clip = run.clip || null;
+  clearNetwork();
   setInput("content", { id: run.content, url: `/api/uploads/${run.content}` }, run.content_label);
   setInput("style", { id: run.style, url: `/api/uploads/${run.style}` }, run.style_label);
+  const network = run.network && state.networks.find((n) => n.id === run.network && n.usable);
+  if (network) chooseNetwork(network, false);
   fillSettings(run.settings, true);
   history.replaceState(null, "", `#run=${run.id}`);
   if (ACTIVE.includes(run.status)) { follow(run.id); return; }
@@ -559,7 +579,9 @@ async function resume() {
     catch (e) { showError(`the linked run: ${e.message}`); }
   }
   const active = (await api("/api/runs")).filter((r) => ACTIVE.includes(r.status));
-  if (active.length) openInStudio(active[0]);  // the newest run that is going: preview, progress and Cancel
+  if (active.length) { openInStudio(active[0]); return; }  // the newest run that is going: preview, progress and Cancel
+  const learning = state.networks.find((n) => ACTIVE.includes(n.status));
+  if (learning) followLearn(learning.id, learning.style_label);  // or a style being learned
 }
 
 async function waitUntilReady() {
@@ -581,7 +603,10 @@ document.addEventListener("DOMContentLoaded", () => {
   form.addEventListener("input", updatePlan);
   form.seed.addEventListener("input", () => { state.seedFixed = form.seed.value !== ""; });
   $("#reuse-seed").addEventListener("click", (e) => { form.seed.value = e.target.dataset.seed; state.seedFixed = true; offerSeed(null); remember(); });
-  $("#cancel").addEventListener("click", () => state.run && api(`/api/runs/${state.run}/cancel`, { method: "POST" }).catch((e) => showError(e.message)));
+  $("#cancel").addEventListener("click", () => {
+    const url = state.kind === "learn" ? state.learning && `/api/networks/${state.learning}/cancel` : state.run && `/api/runs/${state.run}/cancel`;
+    if (url) api(url, { method: "POST" }).catch((e) => showError(e.message));
+  });
   form.strength.addEventListener("input", (e) => showBalance(-Number(e.target.value)));
   $("#compare-btn").addEventListener("click", compare);
   $("#compare-close").addEventListener("click", () => { $("#compare-box").hidden = true; });
@@ -591,7 +616,8 @@ document.addEventListener("DOMContentLoaded", () => {
   drawCurve();
   (async () => {
     await loadLimits();
-    await Promise.all([loadSamples(), loadGallery()]);
+    wireLearning();
+    await Promise.all([loadSamples(), loadGallery(), loadNetworks()]);
     await resume();
     await waitUntilReady();
     if (!state.active && !state.result) say(nextStepText());
