@@ -6,7 +6,7 @@ pictures for a look at 100 %.
     .venv/bin/python benchmarks/learn.py --style starry_night --steps 100 --out /tmp/learn_bench \
         --variant norms --variant all --variant norms:color=1
 
-A variant is ``TRAIN[:key=value,...]`` with keys of LearnSettings (lr, color_weight, tv_factor, crop).
+A variant is ``TRAIN[:key=value,...]`` with keys of LearnSettings (lr, color_weight, tv_factor, crop, steps).
 Never trains on the panel's photos (stylo.learn.photos keeps them out)."""
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def main() -> int:
     score("arbitrary", lambda im: feedforward_image(im, [style], [1.0]))
     training = training_photos()
     for text in args.variant or ["norms"]:
-        ls = replace(parse_variant(text), steps=args.steps)
+        ls = parse_variant(text)
+        ls = ls if "steps=" in text else replace(ls, steps=args.steps)
         path = out / f"{args.style}_{text.replace(':', '_').replace(',', '_').replace('=', '')}.stylo.pt"
         t = time.perf_counter()
         result = learn([style_path], path, training, s, ls, checkpoint_every=1e9,

@@ -35,7 +35,7 @@ RUN_ONLY = (
                                        "(no STYLE argument; `stylo video` too); its objective's settings are the "
                                        "ones it was trained with, flags override them"),
     ("--refine", "N", "0", "with `--network`: N optimizer steps of that objective from the network's picture"),
-    ("--blend", "B", "0.6", "`stylo video --network`: the share of the previous frame, warped along the motion, in "
+    ("--blend", "B", "0.4", "`stylo video --network`: the share of the previous frame, warped along the motion, in "
                             "each frame (0: frame by frame)"),
     ("--quiet", "", "", "no progress line"),
 )

@@ -34,7 +34,7 @@ def add_video_parser(sub: Any) -> None:
                    help="paint every frame with a network that `stylo learn` trained (no style image needed)")
     v.add_argument("--blend", type=float, metavar="B",
                    help="with --network: the share of the previous frame, warped along the motion, in each "
-                        "frame (0 = frame by frame; default 0.6)")
+                        "frame (0 = frame by frame; default 0.4)")
     add_config_flags(v)
     add_quiet_flag(v)
     v.add_argument("--chunk", type=int, default=24, metavar="N",
