@@ -140,8 +140,9 @@ def test_a_reload_reattaches_to_the_running_job_and_cancel_works(server: Server,
     page.wait_for_selector("#preview:not([hidden])", timeout=60_000)
     page.reload()
     page.wait_for_function("() => !document.querySelector('#cancel').disabled", timeout=30_000)
-    page.wait_for_function("() => /step \\d+ of \\d+/.test(document.querySelector('#status').textContent)",
-                           timeout=30_000)
+    # the snapshot says "running… step N of M" at once; the next step's event adds the time left
+    page.wait_for_function("() => /step \\d+ of \\d+ .*(estimating time left|about \\d+ (s|min) left)/"
+                           ".test(document.querySelector('#status').textContent)", timeout=30_000)
     assert page.is_visible("#preview") and page.locator("#start").is_disabled()
     assert re.search(r"(estimating time left|about \d+ (s|min) left)", page.inner_text("#status"))
     assert page.locator("#curve").get_attribute("aria-label") == "loss curve"
