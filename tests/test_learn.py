@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -303,3 +304,24 @@ def test_strength_moves_the_painting_toward_the_photo(small_images, photos, tiny
     assert distance[0] < distance[1] < distance[2]  # less strength, closer to the photo
     with pytest.raises(StyloError, match="strength"):
         network(photo, 1.5)
+
+
+def test_run_network_strength_paints_toward_the_photo(small_images, photos, tiny, tmp_path, capsys):
+    from stylo.image import read_manifest
+
+    content, style = small_images
+    net = _learn(style, tmp_path / "n.stylo.pt", photos[0], tiny).output
+    pixels = {}
+    for strength in ("0", "1"):
+        out = tmp_path / f"s{strength}.png"
+        assert main(["run", str(content), "--network", str(net), "--strength", strength, "-o", str(out),
+                     "--quiet"]) == 0
+        assert read_manifest(out)["strength"] == float(strength)
+        pixels[strength] = np.asarray(Image.open(out).convert("RGB"), dtype=np.float32)
+    photo = np.asarray(Image.open(content).convert("RGB").resize(pixels["0"].shape[1::-1], Image.Resampling.LANCZOS),
+                       dtype=np.float32)
+    assert np.abs(pixels["0"] - photo).mean() < np.abs(pixels["1"] - photo).mean()
+    assert main(["run", str(content), "--network", str(net), "--strength", "2", "-o", str(tmp_path / "x.png")]) == 2
+    assert "--strength must be from 0 to 1" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    assert main(["run", str(content), str(style), "--strength", "0.5", "-o", str(tmp_path / "y.png")]) == 2
+    assert "go with --network" in capsys.readouterr().err

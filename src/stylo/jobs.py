@@ -73,6 +73,7 @@ class PaintJob:
     settings: Settings
     refine: int = 0
     labels: tuple[str, ...] | None = None  # the content's name to record (default: the file's)
+    strength: float = 1.0  # below 1 the style code moves toward the photo's own (stylo.learn.network.Network)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ RUN_ONLY = (
                                        "(no STYLE argument; `stylo video` too); its objective's settings are the "
                                        "ones it was trained with, flags override them"),
     ("--refine", "N", "0", "with `--network`: N optimizer steps of that objective from the network's picture"),
+    ("--strength", "S", "1", "with `--network`: from 0 (close to the photo) to 1 (the learned style)"),
     ("--blend", "B", "0.4", "`stylo video --network`: the share of the previous frame, warped along the motion, in "
                             "each frame (0: frame by frame)"),
     ("--quiet", "", "", "no progress line"),

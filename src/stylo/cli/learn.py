@@ -137,7 +137,8 @@ def cmd_run_network(args: argparse.Namespace, stop: StopFlag) -> int:
     if args.masks or args.resume or args.config or args.config_from:
         raise StyloError("--network does not take --masks, --resume, --config or --config-from")
     settings = network_settings(Network.load(args.network), settings_from_namespace(args))
-    job = PaintJob(Path(args.content), Path(args.network), Path(args.output), settings, args.refine)
+    job = PaintJob(Path(args.content), Path(args.network), Path(args.output), settings, args.refine,
+                   strength=args.strength)
     progress = None
     if args.refine and not args.quiet:
         from stylo.progress import ProgressLine

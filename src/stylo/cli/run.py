@@ -38,6 +38,8 @@ def add_run_parser(sub: Any) -> None:
                      help="paint with a network that `stylo learn` trained (no style image needed)")
     run.add_argument("--refine", type=int, default=0, metavar="N",
                      help="with --network: N steps of the optimization from the network's picture (default: 0)")
+    run.add_argument("--strength", type=float, default=1.0, metavar="S",
+                     help="with --network: from 0 (close to the photo) to 1 (the learned style; the default)")
     add_quiet_flag(run)
     add_executor_flags(run)
 
@@ -65,8 +67,8 @@ def cmd_run(args: argparse.Namespace, stop: StopFlag) -> int:
         from stylo.cli.learn import cmd_run_network
 
         return cmd_run_network(args, stop)
-    if args.refine:
-        raise StyloError("--refine goes with --network")
+    if args.refine or args.strength != 1.0:
+        raise StyloError("--refine and --strength go with --network")
     if not args.styles:
         raise StyloError("at least one STYLE image is needed (or --network NAME.stylo.pt)")
     settings = settings_from_args(args)

@@ -47,7 +47,7 @@ def paint_manifest(job: PaintJob, network: Network, settings: Settings, refine_s
     return {"stylo_version": __version__, "settings": settings.to_dict(), "seed": settings.seed,
             "content": (job.labels or (job.content.name,))[0], "styles": network.style_names,
             "network": job.network.name, "network_sha256": sha256_of(job.network),
-            "network_steps": network.contents.steps_done, "refine_steps": refine_steps,
+            "network_steps": network.contents.steps_done, "strength": job.strength, "refine_steps": refine_steps,
             "interrupted": interrupted, "elapsed_s": round(elapsed, 3), "device": str(network.device)}
 
 
@@ -61,6 +61,8 @@ def run_paint(job: PaintJob, emit: OnEvent, should_stop: Callable[[], bool] | No
 
     if job.refine < 0:
         raise StyloError("--refine must be >= 0")
+    if not 0 <= job.strength <= 1:
+        raise StyloError(f"--strength must be from 0 to 1, got {job.strength:g}")
     began = time.perf_counter()
     output = check_output_path(job.output, [job.content, job.network])
     s = job.settings
@@ -69,7 +71,7 @@ def run_paint(job: PaintJob, emit: OnEvent, should_stop: Callable[[], bool] | No
     plan = plan_run(s.replace(scales=1), size, Runtime.of(s), repeatable=True)
     network = Network.load(job.network, plan.device, plan.autocast)
     photo = resize(content, size, s.resample)
-    picture = network(photo)
+    picture = network(photo, job.strength)
     emit(Preview(picture))
     steps, interrupted = 0, False
     if job.refine:
