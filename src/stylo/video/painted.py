@@ -15,15 +15,15 @@ again at the first missing frame, from the saved frame before it, and gets the s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from stylo.config import Settings
-from stylo.events import FrameEvent, OnEvent, Preview
+from stylo.events import OnEvent, Preview
 from stylo.learn.network import Network
 
 BLEND = 0.4  # the warped previous frame's share: the smallest measured that halves the warping error
@@ -54,42 +54,22 @@ def paint_frame(network: Network, frame: Image.Image, size: tuple[int, int], las
 
 def paint_frames(frames: Sequence[Image.Image], network: Network, s: Settings, folder: Path, key: str,
                  on_event: OnEvent | None = None, should_stop: Callable[[], bool] | None = None,
-                 blend: float = BLEND, manifest: Callable[[int], dict[str, object]] | None = None) -> list[Path]:
+                 blend: float = BLEND, manifest: Callable[[int], dict[str, Any]] | None = None) -> list[Path]:
     """Paint ``frames`` into ``folder`` at ``s.size`` (resuming what the run ``key`` left there); returns the
     frame files written so far. Each computed frame reports its network picture (:class:`Preview`) and every frame
     a :class:`FrameEvent`; ``manifest(i)`` is what frame ``i``'s PNG records."""
-    from stylo.image import fit_long_side, save_png
-    from stylo.video.pipeline import check_folder, claim_folder, frame_path
+    from stylo.image import fit_long_side
+    from stylo.video.pipeline import keyed_frames
 
-    claimed = check_folder(folder, key)
     emit: OnEvent = on_event or (lambda event: None)
-    written: list[Path] = []
-    previous: Image.Image | None = None
-    computed, spent = 0, 0.0
-    for i, frame in enumerate(frames):
-        path = frame_path(folder, i)
-        if path.exists():
-            previous = Image.open(path).convert("RGB")
-            written.append(path)
-            emit(FrameEvent(i, len(frames), True, 0.0, computed / spent if spent else 0.0, 0.0, path))
-            continue
-        if should_stop is not None and should_stop():
-            break
-        start = time.perf_counter()
+
+    def make(i: int, frame: Image.Image, previous: Image.Image | None) -> tuple[Image.Image, dict[str, Any] | None]:
         size = fit_long_side(frame.size, s.size)
         painted, out = paint_frame(network, frame, size, frames[i - 1] if i else None, previous, blend)
         emit(Preview(painted, i))
-        if not claimed:
-            claim_folder(folder, key)
-            claimed = True
-        save_png(out, path, manifest(i) if manifest else None)
-        written.append(path)
-        previous = out
-        seconds = time.perf_counter() - start
-        computed, spent = computed + 1, spent + seconds
-        rate = computed / spent
-        emit(FrameEvent(i, len(frames), False, seconds, rate, (len(frames) - i - 1) / rate, path))
-    return written
+        return out, (manifest(i) if manifest else None)
+
+    return keyed_frames(frames, folder, key, make, emit, should_stop)
 
 
 __all__ = ["BLEND", "blend_frames", "paint_frame", "paint_frames"]

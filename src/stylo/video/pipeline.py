@@ -114,10 +114,30 @@ def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[Image.Image],
     (:func:`stylo.manifest.frame_manifest`: the settings with the seed, ``labels``, its index); a reused frame
     is never rewritten."""
     key = key or frames_key(frames, styles, settings)
-    claimed = check_folder(folder, key)  # the key is written with the first frame: a refusal leaves nothing
     s = settings.replace(seed=run_seed(settings.seed, repeatable=True))
     labels = labels or ClipLabels(styles=tuple(f"style {k + 1}" for k in range(len(styles))))
     emit: OnEvent = on_event or (lambda event: None)
+
+    def make(i: int, frame: Image.Image, previous: Image.Image | None) -> tuple[Image.Image, dict[str, Any]] | None:
+        result = stylize_frame(frame, frames[i - 1] if i else None, previous, styles, s,
+                               frame_hooks(emit, i, len(frames), should_stop))
+        if result.interrupted:
+            return None
+        return result.image, frame_manifest(s, result, labels.clip, labels.styles, i, len(frames), labels.first + i)
+
+    return keyed_frames(frames, folder, key, make, emit, should_stop)
+
+
+FrameMaker = Callable[[int, Image.Image, Image.Image | None], tuple[Image.Image, dict[str, Any] | None] | None]
+
+
+def keyed_frames(frames: Sequence[Image.Image], folder: Path, key: str, make: FrameMaker, emit: OnEvent,
+                 should_stop: Callable[[], bool] | None = None) -> list[Path]:
+    """The resumable frame loop of every clip path: frame ``i`` found in ``folder`` (the run ``key``'s, see
+    :func:`check_folder`) is reused and never rewritten; a missing one is ``make(i, frame, previous output)`` →
+    (picture, its manifest or None), or None when stopped, saved at once (the folder's key written with the first frame,
+    so a refusal leaves nothing). A :class:`FrameEvent` per frame; returns the frame files written so far."""
+    claimed = check_folder(folder, key)
     written: list[Path] = []
     previous: Image.Image | None = None
     computed, spent = 0, 0.0
@@ -131,17 +151,15 @@ def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[Image.Image],
         if should_stop is not None and should_stop():
             break
         start = time.perf_counter()
-        result = stylize_frame(frame, frames[i - 1] if i else None, previous, styles, s,
-                               frame_hooks(emit, i, len(frames), should_stop))
-        if result.interrupted:
+        made = make(i, frame, previous)
+        if made is None:
             break
         if not claimed:
             claim_folder(folder, key)
             claimed = True
-        save_png(result.image, path, frame_manifest(s, result, labels.clip, labels.styles, i, len(frames),
-                                                    labels.first + i))
+        save_png(made[0], path, made[1])
         written.append(path)
-        previous = result.image
+        previous = made[0]
         seconds = time.perf_counter() - start
         computed, spent = computed + 1, spent + seconds
         rate = computed / spent
