@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +20,7 @@ from fastapi.testclient import TestClient
 from stylo.web.state import Limits
 
 from ..conftest import require
-from .conftest import TINY, upload
+from .conftest import TINY, upload, uvicorn_studio
 
 
 def blank_clip(width: int, height: int, frames: int) -> bytes:
@@ -114,24 +113,8 @@ def test_clip_errors_name_the_upload_never_a_server_path(client: TestClient, tmp
 @pytest.fixture()
 def live(tmp_path: Path) -> Iterator[str]:
     """The studio on a real uvicorn server in this process (its requests handled concurrently, as in use)."""
-    import uvicorn
-
-    from stylo.web.app import create_app
-
-    from .test_server import free_port
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(tmp_path / "live"), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with uvicorn_studio(tmp_path / "live") as url:
+        yield url
 
 
 def get_json(url: str) -> Any:

@@ -6,7 +6,6 @@ studio runs in this process on uvicorn with the tiny backbone (``tiny_everywhere
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .test_server import free_port
+from .conftest import uvicorn_studio
 from .test_studio_browser import shot
 
 LAPTOP = {"width": 1366, "height": 768}
@@ -24,22 +23,8 @@ LATENCY_MS = 1000.0  # the preview follows the slider within this
 @pytest.fixture()
 def studio(tmp_path: Path, tiny_everywhere: None) -> Iterator[str]:
     """The studio on a real uvicorn server in this process, training and painting on the tiny backbone."""
-    import uvicorn
-
-    from stylo.web.app import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(tmp_path / "data"), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with uvicorn_studio(tmp_path / "data") as url:
+        yield url
 
 
 def open_page(browser: Any, url: str) -> Any:
