@@ -195,7 +195,7 @@ function fillSettings(s, fromRun = false) {
     form.size.append(h("option", { value: String(s.size) }, String(s.size)));  // a size made elsewhere
   }
   for (const key of ["size", "steps", "coarse_steps", "scales", "preserve_color"]) if (form[key] && s[key] != null) form[key].value = s[key];
-  if (fromRun) { form.seed.value = ""; state.seedFixed = false; offerSeed(s.seed); }
+  if (fromRun) { if (!state.seedFixed) form.seed.value = ""; offerSeed(s.seed); }  // a seed the user typed stays
   else { form.seed.value = s.seed ?? ""; state.seedFixed = s.seed != null; offerSeed(null); }
   form.strength.value = -exponent(s.content_weight, s.style_weight);
   showBalance(-Number(form.strength.value));  // what the slider holds
