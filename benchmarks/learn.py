@@ -6,8 +6,18 @@ pictures for a look at 100 %.
     .venv/bin/python benchmarks/learn.py --style starry_night --steps 100 --out /tmp/learn_bench \
         --variant norms --variant all --variant norms:color=1
 
-A variant is ``TRAIN[:key=value,...]`` with keys of LearnSettings (lr, color_weight, tv_factor, crop, steps).
-Never trains on the panel's photos (stylo.learn.photos keeps them out)."""
+A variant is ``TRAIN[:key=value,...]`` with keys of LearnSettings (lr, color/color_weight, tv/tv_factor,
+content/content_factor, crop, steps). Never trains on the panel's photos (stylo.learn.photos keeps them out).
+
+``--panel`` is the issue's four-way table instead: for every style of the look panel (benchmarks/look.py), learn a
+network with the recipe (the first ``--variant``, or stylo learn's defaults) at ``--size``, then on each of the
+panel's pairs with that style compare (a) the arbitrary network's start, (b) the learned network alone, (c) the
+learned network's picture + the default schedule (stylo.optimize with the network's picture as the start: the same
+steps and levels as the default), (c0) the default itself, and (d) the 300-step reference: content, style and
+colour distance, seconds, and a sheet per pair. The references are read from docs/images/look/results.csv (made
+by benchmarks/look.py at 256 px), so ``--panel`` runs at the panel's 256 px unless ``--references`` is off:
+
+    .venv/bin/python benchmarks/learn.py --panel --size 256 --out bench-out/learn_panel"""
 
 from __future__ import annotations
 
@@ -41,7 +51,7 @@ def parse_variant(text: str):
     kwargs = {}
     for item in filter(None, rest.split(",")):
         k, _, v = item.partition("=")
-        k = {"color": "color_weight", "tv": "tv_factor"}.get(k, k)
+        k = {"color": "color_weight", "tv": "tv_factor", "content": "content_factor"}.get(k, k)
         kwargs[k] = int(v) if k in ("crop", "steps", "seed") else float(v)
     return LearnSettings(train=train, **kwargs)
 
@@ -55,8 +65,12 @@ def main() -> int:
     p.add_argument("--photos", nargs="*", default=list(PANEL))
     p.add_argument("--out", default="/tmp/learn_bench")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--panel", action="store_true", help="the four-way table on the look panel")
+    p.add_argument("--styles", nargs="*", default=None, help="with --panel: only these panel styles")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.panel:
+        return panel(args)
 
     from dataclasses import replace
 
@@ -112,6 +126,93 @@ def main() -> int:
         print(f"{r['variant']:<18} {r['photo']:<10} {r['content']:9.4g} {r['style']:9.4g} {r['color']:9.4g} "
               f"{r['paint_s']:6.2f}")
     return 0
+
+
+def panel(args: argparse.Namespace) -> int:
+    import csv
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from look import PANEL, STYLES, content_image, style_image
+
+    from stylo.config import Settings
+    from stylo.experiments.sheet import labelled_grid
+    from stylo.feedforward import feedforward_image
+    from stylo.image import fit_long_side, resize
+    from stylo.learn import LearnSettings, Network, learn, training_photos
+    from stylo.metrics import evaluate
+    from stylo.optimize import stylize_result
+    from stylo.start import VideoInputs
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ls = parse_variant(args.variant[0]) if args.variant else LearnSettings()
+    s = Settings(size=args.size, seed=0)
+    refs = {}
+    if args.size == 256:
+        with (ROOT / "docs" / "images" / "look" / "results.csv").open() as fh:
+            refs = {r["pair"]: r for r in csv.DictReader(fh) if r["run"] == "reference"}
+    training = training_photos()
+    rows = []
+    print(f"{'pair':<18} {'run':<16} {'content':>9} {'style':>9} {'colour':>6} {'s':>6}", flush=True)
+    styles = [st for st in dict.fromkeys(name for _, name in PANEL) if args.styles is None or st in args.styles]
+    for style_name in styles:
+        style_path = style_path_of(style_name, STYLES)
+        path = out / f"{style_name}.stylo.pt"
+        t = time.perf_counter()
+        if not path.exists():
+            learn([style_path], path, training, s, ls, checkpoint_every=1e9)
+            learn_s = time.perf_counter() - t
+            print(f"{style_name}: learned in {learn_s:.0f} s ({ls.steps} steps, {torch.get_num_threads()} threads)",
+                  flush=True)
+        network = Network.load(path)
+        style = style_image(style_name)
+        for content_name, _ in [pair for pair in PANEL if pair[1] == style_name]:
+            key = f"{content_name}-{style_name}"
+            content = content_image(content_name)
+            photo = resize(content, fit_long_side(content.size, s.size), s.resample)
+            runs = {}
+            t = time.perf_counter()
+            runs["a arbitrary"] = (feedforward_image(photo, [style], [1.0]), time.perf_counter() - t)
+            network(photo)  # warm
+            t = time.perf_counter()
+            learned = network(photo)
+            runs["b learned"] = (learned, time.perf_counter() - t)
+            r = stylize_result(content, style, s, video=VideoInputs(start=learned))
+            runs["c learned+default"] = (r.image, r.elapsed)
+            r = stylize_result(content, style, s)
+            runs["c0 default"] = (r.image, r.elapsed)
+            scores = {}
+            for name, (image, seconds) in runs.items():
+                m = evaluate(image, content, style)
+                scores[name] = (m.content_distance, m.style_distance_sum, m.color_distance)
+                rows.append({"pair": key, "run": name, "content": m.content_distance, "style": m.style_distance_sum,
+                             "colour": m.color_distance, "seconds": round(seconds, 2)})
+                print(f"{key:<18} {name:<16} {m.content_distance:>9.4g} {m.style_distance_sum:>9.4g} "
+                      f"{m.color_distance:>6.2f} {seconds:>6.1f}", flush=True)
+            if key in refs:
+                ref = refs[key]
+                scores["d reference"] = (float(ref["content_distance"]), float(ref["style_distance"]),
+                                         float(ref["color_distance"]))
+                print(f"{key:<18} {'d reference':<16} {scores['d reference'][0]:>9.4g} "
+                      f"{scores['d reference'][1]:>9.4g} {scores['d reference'][2]:>6.2f} "
+                      f"{float(ref['seconds']):>6.1f}", flush=True)
+            a, b = scores["a arbitrary"], scores["b learned"]
+            line = f"{key:<18} b/a content {b[0] / a[0]:.2f} style {b[1] / a[1]:.2f} colour {b[2] / a[2]:.2f}"
+            if "d reference" in scores:
+                d = scores["d reference"]
+                for name in ("c learned+default", "c0 default"):
+                    c = scores[name]
+                    line += f" | {name.split()[0]}/d content {c[0] / d[0]:.2f} style {c[1] / d[1]:.2f}"
+            print(line, flush=True)
+            cells = [("content", photo), ("style", style)] + [(f"{n} {sec:.1f} s", im) for n, (im, sec) in runs.items()]
+            labelled_grid(cells, cols=6).save(out / f"{key}.jpg", quality=90)
+    (out / "panel_rows.json").write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def style_path_of(name: str, styles: dict) -> Path:
+    path = STYLES / styles[name]
+    return path if path.exists() else ROOT / "samples" / styles[name]
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from stylo.learn.file import read
 from stylo.learn.scoring import Scorer, crop_loss
 from stylo.learn.train import checkpoint_path, style_tensors
 
-FAST = LearnSettings(steps=4, crop=32, lr=1e-2)
+FAST = LearnSettings(steps=4, crop=32, lr=1e-2, train="norms")
 S = Settings(size=64)
 
 
@@ -42,7 +42,8 @@ def _learn(style: Path, output: Path, photos: list[Photo], tiny, ls: LearnSettin
 
 def test_training_lowers_the_objective_on_held_out_crops(small_images, photos, tiny, tmp_path):
     content, style = small_images
-    ls = LearnSettings(steps=25, crop=32, lr=1e-2, color_weight=0.0)  # the held-out score has no colour term
+    # the held-out score has no colour term
+    ls = LearnSettings(steps=25, crop=32, lr=1e-2, train="norms", color_weight=0.0)
     result = _learn(style, tmp_path / "n.stylo.pt", photos[0], tiny, ls)
     network = Network.load(tmp_path / "n.stylo.pt")
     from stylo.image import to_tensor
@@ -128,7 +129,7 @@ def test_a_file_stylo_did_not_write_is_refused_in_one_line(small_images, photos,
 
 def test_stop_saves_and_resume_continues(small_images, photos, tiny, tmp_path):
     _, style = small_images
-    ls = LearnSettings(steps=6, crop=32, lr=1e-2)
+    ls = LearnSettings(steps=6, crop=32, lr=1e-2, train="norms")
     _learn(style, tmp_path / "a.stylo.pt", photos[0], tiny, ls)
     calls = []
     out = tmp_path / "b.stylo.pt"
@@ -237,7 +238,7 @@ def test_the_colour_term_holds_the_untuned_palette(small_images, photos, tiny, t
     held_out = to_tensor(Image.open(content).convert("RGB"))
     drift = {}
     for weight in (0.0, 1e9):
-        ls = LearnSettings(steps=10, crop=32, lr=1e-2, color_weight=weight)
+        ls = LearnSettings(steps=10, crop=32, lr=1e-2, train="norms", color_weight=weight)
         network = Network.load(_learn(style, tmp_path / f"{weight:g}.stylo.pt", photos[0], tiny, ls).output)
         untuned = load_file(None).transform(held_out, network.code)
         drift[weight] = ColorTerm.of(untuned).loss(network(held_out)).item()
@@ -325,3 +326,75 @@ def test_run_network_strength_paints_toward_the_photo(small_images, photos, tiny
     assert "--strength must be from 0 to 1" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
     assert main(["run", str(content), str(style), "--strength", "0.5", "-o", str(tmp_path / "y.png")]) == 2
     assert "go with --network" in capsys.readouterr().err
+
+
+def test_the_default_photos_are_bundled_colour_scenes_each_credited_none_from_the_panel() -> None:
+    from stylo.learn.photos import BUNDLED, PANEL, training_photos
+
+    photos = training_photos()
+    names = [p.label.removeprefix("stylo:") for p in photos]
+    assert len(photos) == len(list(BUNDLED.glob("*.jpg"))) >= 12 and all(p.label.startswith("stylo:") for p in photos)
+    assert not set(names) & set(PANEL)
+    provenance = (BUNDLED / "PROVENANCE.md").read_text()
+    for name, photo in zip(names, photos):
+        row = next(line for line in provenance.splitlines() if line.startswith(f"| `{name}.jpg` |"))
+        assert "CC" in row.split("|")[-2]  # a Creative Commons licence (CC0, CC-BY, CC-BY-SA)
+        pixels = np.asarray(photo.image, dtype=np.float32)
+        assert max(photo.image.size) >= 512  # big enough for --size 512
+        assert pixels.std(axis=2).mean() > 1  # colour (a grey photo: 0)
+
+
+def test_photos_keep_the_runs_scale_and_the_crop_fits_the_smallest() -> None:
+    from stylo.learn.train import crop_side, photo_tensors
+
+    wide, tall = Photo("w", Image.new("RGB", (1600, 900))), Photo("t", Image.new("RGB", (600, 1200)))
+    tensors = photo_tensors([wide, tall], Settings(size=256), torch.device("cpu"))
+    assert [tuple(t.shape[-2:]) for t in tensors] == [(144, 256), (256, 128)]  # long side = size, never enlarged
+    assert crop_side(tensors, 256) == 128 and crop_side(tensors, 100) == 100
+    with pytest.raises(StyloError, match="too small"):
+        crop_side(photo_tensors([wide], Settings(size=16), torch.device("cpu")), 256)
+
+
+def test_the_content_and_tv_factors_weigh_the_training_objective(small_images, photos, tiny, tmp_path):
+    from dataclasses import replace
+
+    style = small_images[1]
+    one = LearnSettings(steps=1, crop=32, lr=1e-2, color_weight=0.0, content_factor=1.0, tv_factor=1.0)
+    first, content = {}, {}
+    variants = {"base": one, "content": replace(one, content_factor=1e3), "tv": replace(one, tv_factor=1e3)}
+    for name, ls in variants.items():
+        steps: list = []
+        result = _learn(style, tmp_path / f"{name}.stylo.pt", photos[0], tiny, ls, on_step=steps.append)
+        first[name], content[name] = result.history[0], steps[0].content_loss  # the same first crop each time
+        assert read(result.output).learn["content_factor"] == ls.content_factor
+    assert content["content"] == pytest.approx(content["base"]) and content["base"] > 0
+    assert first["content"] - first["base"] == pytest.approx(999 * S.content_weight * content["base"], rel=1e-3)
+    assert first["tv"] > first["base"]
+    with pytest.raises(StyloError):
+        LearnSettings(content_factor=0).check()
+
+
+def test_run_network_paints_a_folder_and_counts_what_failed(small_images, photos, tiny, tmp_path, capsys):
+    from stylo.image import read_manifest
+
+    content, style = small_images
+    net = _learn(style, tmp_path / "n.stylo.pt", photos[0], tiny).output
+    folder, out = tmp_path / "photos", tmp_path / "painted"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(content.read_bytes())
+    Image.open(content).convert("RGB").rotate(90, expand=True).save(folder / "b.jpg")
+    assert main(["run", str(folder), "--network", str(net), "-o", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    assert Image.open(out / "a.png").size == (64, 48) and Image.open(out / "b.png").size == (48, 64)
+    assert read_manifest(out / "b.png")["network"] == "n.stylo.pt"
+    single = tmp_path / "single.png"
+    assert main(["run", str(folder / "a.png"), "--network", str(net), "-o", str(single), "--quiet"]) == 0
+    assert _pixels(single) == _pixels(out / "a.png")  # each image as `stylo run PHOTO --network` paints it
+    (folder / "c.png").write_bytes(b"not a picture")
+    capsys.readouterr()
+    assert main(["run", str(folder), "--network", str(net), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "c.png" in err and "2 of 3 images written" in err and "Traceback" not in err
+    assert not (out / "c.png").exists()
+    assert main(["run", str(folder), "--network", str(net), "-o", str(folder)]) == 2  # never over the photos
+    assert (folder / "a.png").read_bytes() == content.read_bytes()

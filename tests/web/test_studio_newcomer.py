@@ -151,7 +151,8 @@ def test_a_new_run_draws_a_new_seed_after_a_reload_or_open(server: Server, brows
     page.fill("input[name=seed]", "7")  # a seed the user fixed stays fixed
     page.dispatch_event("input[name=seed]", "change")
     page.reload()  # the link still names the second run: opening it keeps the seed the user typed
-    page.wait_for_function(f"() => document.querySelector('#reuse-seed').textContent.includes('({second['settings']['seed']})')")
+    offered = f"({second['settings']['seed']})"
+    page.wait_for_function(f"() => document.querySelector('#reuse-seed').textContent.includes('{offered}')")
     assert page.input_value("input[name=seed]") == "7"
     page.close()
 

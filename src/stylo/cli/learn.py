@@ -33,7 +33,7 @@ def add_learn_parser(sub: Any) -> None:
     learn.add_argument("styles", metavar="STYLE", nargs="+")
     learn.add_argument("-o", "--output", required=True, metavar="NAME.stylo.pt", help="network file to write")
     learn.add_argument("--photos", nargs="+", metavar="DIR", default=[],
-                       help="folders of training photos, added to scikit-image's (the look panel's are left out)")
+                       help="folders of training photos, added to stylo's bundled ones (the look panel's are left out)")
     learn.add_argument("--only-photos", action="store_true", help="train on the --photos folders only")
     learn.add_argument("--steps", dest="learn_steps", type=_positive, default=d.steps, metavar="N",
                        help=f"training steps, one crop each (default: {d.steps})")
@@ -47,7 +47,10 @@ def add_learn_parser(sub: Any) -> None:
                        help="hold each crop's colour mean and spread to the untuned network's painting "
                             f"of it (default: {d.color_weight:g})")
     learn.add_argument("--tv-factor", type=float, default=d.tv_factor, metavar="X",
-                       help=f"the network's TV weight is --tv-weight times this (default: {d.tv_factor})")
+                       help=f"the network's TV weight is --tv-weight times this (default: {d.tv_factor:g})")
+    learn.add_argument("--content-factor", type=float, default=d.content_factor, metavar="X",
+                       help="the network's content weight is --content-weight times this: a network has no photo "
+                            f"start to keep the shapes (default: {d.content_factor:g})")
     learn.add_argument("--seed", dest="learn_seed", type=int, default=d.seed, metavar="N",
                        help=f"the crop sampler's seed (default: {d.seed})")
     learn.add_argument("--checkpoint-every", type=float, default=120.0, metavar="SECONDS",
@@ -90,7 +93,8 @@ def cmd_learn(args: argparse.Namespace, stop: StopFlag) -> int:
     from stylo.progress import ProgressLine
 
     ls = LearnSettings(steps=args.learn_steps, crop=args.crop, lr=args.learn_lr, train=args.train,
-                       color_weight=args.color_weight, tv_factor=args.tv_factor, seed=args.learn_seed)
+                       color_weight=args.color_weight, tv_factor=args.tv_factor,
+                       content_factor=args.content_factor, seed=args.learn_seed)
     job = LearnJob(tuple(map(Path, args.styles)), Path(args.output), settings_from_args(args), ls,
                    tuple(map(Path, args.photos)), args.only_photos, args.resume, args.checkpoint_every)
     progress = None if args.quiet else ProgressLine(format=format_learn_step)
@@ -117,6 +121,35 @@ def _close(progress: Any) -> None:
         progress.close()
 
 
+def run_network_folder(args: argparse.Namespace, settings: Any, stop: StopFlag) -> int:
+    """``stylo run FOLDER --network NAME.stylo.pt -o OUTDIR``: a :class:`~stylo.jobs.PaintJob` per image of the
+    folder (named as a batch names them); an image that fails is counted and the others are still painted."""
+    from stylo.cli.batch import batch_contents, batch_names
+    from stylo.files import spare_inputs
+    from stylo.events import Failed
+    from stylo.jobs import PaintJob, run_jobs
+
+    folder, out = Path(args.content), Path(args.output)
+    if out.suffix.lower() == ".png":
+        raise StyloError(f"with a folder of content images, -o must name a folder, not {shown(out)}")
+    contents = batch_contents(folder, out)
+    names = batch_names(contents)
+    spare_inputs([out / name for name in names.values()], [*contents, Path(args.network)])
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [PaintJob(path, Path(args.network), out / names[path], settings, args.refine, strength=args.strength)
+            for path in contents]
+    outcomes = run_jobs(jobs, None, stop.should_stop)
+    for outcome in outcomes:
+        if isinstance(outcome, Failed):
+            print(f"stylo: {shown(outcome.job.content)}: {outcome.error}", file=sys.stderr)
+    written = sum(not isinstance(o, Failed) for o in outcomes)
+    if not args.quiet:
+        print(shown(f"stylo: {written} of {len(contents)} images written to {out}"), file=sys.stderr)
+    if stop.should_stop():
+        return EXIT_INTERRUPTED
+    return EXIT_OK if written == len(contents) else 1
+
+
 def cmd_run_network(args: argparse.Namespace, stop: StopFlag) -> int:
     """``stylo run PHOTO --network NAME.stylo.pt -o OUT.png [--refine N]``: a :class:`~stylo.jobs.PaintJob` (the
     network's painting of the photo at ``--size``, by default the size it was trained for; with ``--refine N``,
@@ -132,11 +165,11 @@ def cmd_run_network(args: argparse.Namespace, stop: StopFlag) -> int:
                          "(the network file keeps its own)")
     if args.refine < 0:
         raise StyloError("--refine must be >= 0")
-    if Path(args.content).is_dir():
-        raise StyloError("--network paints one content image; a folder is not supported yet")
     if args.masks or args.resume or args.config or args.config_from:
         raise StyloError("--network does not take --masks, --resume, --config or --config-from")
     settings = network_settings(Network.load(args.network), settings_from_namespace(args))
+    if Path(args.content).is_dir():
+        return run_network_folder(args, settings, stop)
     job = PaintJob(Path(args.content), Path(args.network), Path(args.output), settings, args.refine,
                    strength=args.strength)
     progress = None

@@ -1,15 +1,15 @@
 """The photos ``stylo learn`` trains on: what is there offline, never the look panel's evaluation photos.
 
-By default, scikit-image's bundled photos (its data folder; the ones that need a download are not used) minus
-the panel's (:data:`PANEL`); ``--photos DIR`` adds (or, with ``only``, replaces them by) the images in a user's
-folders. stylo's own samples are the panel's Tübingen and style paintings, so none of them is a training photo.
-Every photo used is recorded by its label in the ``.stylo.pt`` file.
+By default, the photographs bundled in ``stylo/learn/photos_data`` (:func:`bundled_photos`): fourteen small copies of
+the photos in Debian's ``lomiri-wallpapers-16.04`` package (landscapes, a bridge, plants, animals, a still life and
+a room: colour scenes like the ones people paint; authors and CC0/CC-BY/CC-BY-SA licences in that folder's
+PROVENANCE.md). ``--photos DIR`` adds (or, with ``only``, replaces them by) the images in a user's folders; a file
+named like a panel photo is left out. stylo's own samples are the panel's Tübingen and style paintings, so none of
+them is a training photo. Every photo used is recorded by its label in the ``.stylo.pt`` file.
 
-Provenance (scikit-image 0.26, BSD-licensed data, see its ``data/README.txt``): ``brick``, ``grass``, ``gravel``
-(textures, Brodatz-like, public domain), ``camera`` (the cameraman, CC0 replacement), ``coins`` (Greek coins,
-public domain), ``moon``, ``hubble_deep_field`` (NASA, public domain), ``ihc`` (immunohistochemistry stain),
-``retina`` (a fundus photo, CC-BY), ``clock_motion`` (a motion-blurred clock). Grey ones are used as RGB.
-Debian's photo wallpaper package ``ukui-wallpapers`` was looked at and holds illustrations, not photos.
+scikit-image's bundled pictures were the first default; they are mostly textures, grey or scientific images
+(brick, grass, gravel, coins, moon, a retina, a stain), and a network trained on them learned less of the painting
+on the panel's scenes than one trained on these photos (docs/learn.md).
 """
 
 from __future__ import annotations
@@ -26,33 +26,20 @@ from stylo.files import shown
 # The look panel's evaluation photos (docs/benchmarks.md): never trained on.
 PANEL = ("tubingen", "astronaut", "coffee", "rocket", "chelsea", "cat", "motorcycle_left", "motorcycle_right",
          "stereo_motorcycle")
-SKIMAGE_PHOTOS = ("brick", "camera", "coins", "grass", "gravel", "moon", "hubble_deep_field", "ihc", "retina",
-                  "clock_motion")
+BUNDLED = Path(__file__).with_name("photos_data")
 SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 MIN_SIDE = 64
 
 
 @dataclass(frozen=True)
 class Photo:
-    label: str  # how the file records it: "skimage:brick", or the path's name in a user folder
+    label: str  # how the file records it: "stylo:bridge", or the path's name in a user folder
     image: Image.Image
 
 
-def skimage_photos() -> list[Photo]:
-    """scikit-image's bundled photos (not the panel's); none if scikit-image is not installed."""
-    try:
-        import skimage.data
-    except ImportError:
-        return []
-    folder = Path(skimage.data.data_dir)
-    out = []
-    for name in SKIMAGE_PHOTOS:
-        for suffix in (".png", ".jpg"):
-            path = folder / f"{name}{suffix}"
-            if path.is_file():
-                out.append(Photo(f"skimage:{name}", _open(path)))
-                break
-    return out
+def bundled_photos() -> list[Photo]:
+    """The photos shipped with stylo (``photos_data/*.jpg``, sorted by name), labelled ``stylo:NAME``."""
+    return [Photo(f"stylo:{path.stem}", _open(path)) for path in sorted(BUNDLED.glob("*.jpg"))]
 
 
 def folder_photos(folder: Path | str) -> list[Photo]:
@@ -71,12 +58,12 @@ def folder_photos(folder: Path | str) -> list[Photo]:
 
 def training_photos(folders: Sequence[Path | str] = (), only: bool = False) -> list[Photo]:
     """The default photos (unless ``only``), then each folder's; a one-line error if there are none usable."""
-    photos = [] if only else skimage_photos()
+    photos = [] if only else bundled_photos()
     for folder in folders:
         photos.extend(folder_photos(folder))
     photos = [p for p in photos if min(p.image.size) >= MIN_SIDE]
     if not photos:
-        raise StyloError("no training photos: install scikit-image or pass --photos DIR (a folder of images)")
+        raise StyloError("no training photos: pass --photos DIR (a folder of images of at least 64 px)")
     return photos
 
 

@@ -46,12 +46,14 @@ Trained = Literal["code", "norms", "all"]
 class LearnSettings:
     """``stylo learn``'s own options (the objective's are :class:`~stylo.config.Settings`)."""
 
-    steps: int = 40  # Adam steps (one crop each); the measured recipe (docs/learn.md)
-    crop: int = 256  # side of the training crops, px
-    lr: float = 3e-4  # Adam's learning rate
-    train: Trained = "norms"  # code: the style code only; norms: the conditional norms' dense layers; all: all
-    color_weight: float = 1e8  # weight of the ColorTerm (0: off); 1e8 kept the palette (docs/learn.md)
-    tv_factor: float = 10.0  # the network's TV weight is the settings' times this
+    steps: int = 150  # Adam steps (one crop each); the measured recipe (docs/learn.md)
+    crop: int = 256  # side of the training crops, px (at most the smallest photo's short side)
+    lr: float = 1e-4  # Adam's learning rate
+    train: Trained = "all"  # code: the style code only; norms: the conditional norms' dense layers; all: all
+    color_weight: float = 1e8  # weight of the ColorTerm (0: off); 1e8 keeps the palette (docs/learn.md)
+    tv_factor: float = 1.0  # the network's TV weight is the settings' times this (10 blurred and cost style)
+    content_factor: float = 10.0  # the network's content weight is the settings' times this (it has no photo
+    # start to keep the shapes: at 1 it dissolved them, docs/learn.md)
     seed: int = 0  # the crop sampler's seed
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,7 +61,7 @@ class LearnSettings:
 
     def check(self) -> None:
         if self.steps < 1 or self.crop < 16 or not (self.lr > 0) or self.train not in ("code", "norms", "all") \
-                or self.color_weight < 0 or self.tv_factor < 0:
+                or self.color_weight < 0 or self.tv_factor < 0 or not (self.content_factor > 0):
             raise StyloError(f"bad learn settings: {self.to_dict()}")
 
 
@@ -112,18 +114,20 @@ def style_tensors(styles: Sequence[Image.Image], s: Settings, device: torch.devi
             for img, scale in zip(styles, scales)]
 
 
-def photo_tensors(photos: Sequence[Photo], s: Settings, crop: int, device: torch.device) -> list[torch.Tensor]:
-    """Each photo resized so that its long side is the run's ``size`` (its short side at least ``crop``)."""
+def photo_tensors(photos: Sequence[Photo], s: Settings, device: torch.device) -> list[torch.Tensor]:
+    """Each photo resized so that its long side is the run's ``size``: the scale a ``--size`` run paints at."""
     from stylo.image import fit_long_side, resize, to_tensor
 
-    out = []
-    for p in photos:
-        w, h = fit_long_side(p.image.size, s.size)
-        if min(w, h) < crop:
-            k = crop / min(w, h)
-            w, h = max(crop, round(w * k)), max(crop, round(h * k))
-        out.append(to_tensor(resize(p.image, (w, h), s.resample)).to(device))
-    return out
+    return [to_tensor(resize(p.image, fit_long_side(p.image.size, s.size), s.resample)).to(device) for p in photos]
+
+
+def crop_side(images: Sequence[torch.Tensor], crop: int) -> int:
+    """``crop``, or the smallest photo's short side when that is smaller (a 256 px run of 16:9 photos crops 144 px):
+    the photos are never enlarged to fit a crop, which would paint them at another scale."""
+    side = min(crop, *(min(img.shape[-2:]) for img in images))
+    if side < 16:
+        raise StyloError(f"the training photos are too small at this --size: a crop of {side} px (at least 16)")
+    return side
 
 
 def random_crop(images: Sequence[torch.Tensor], crop: int, generator: torch.Generator) -> torch.Tensor:
@@ -200,7 +204,7 @@ def learn(
     blend = optimize.blend_weights(s, len(images))
     photos = list(photos) if photos is not None else training_photos()
     labels = [p.label for p in photos]
-    s_net = s.replace(tv_weight=s.tv_weight * ls.tv_factor)
+    s_net = s.replace(tv_weight=s.tv_weight * ls.tv_factor, content_weight=s.content_weight * ls.content_factor)
     if net is None:
         net = optimize.backbone_for(s)
     # the device from the run plan, like every run's (training computes in fp32: its crops are small)
@@ -219,7 +223,8 @@ def learn(
     optimizer = torch.optim.Adam(params, lr=ls.lr)
     generator = torch.Generator().manual_seed(ls.seed)
     key = run_key(s, ls, hashes, blend, labels)
-    crops = photo_tensors(photos, s, ls.crop, dev)
+    crops = photo_tensors(photos, s, dev)
+    side = crop_side(crops, ls.crop)
 
     start_step = 0
     ckpt = checkpoint_path(output) if output is not None else None
@@ -257,7 +262,7 @@ def learn(
             if should_stop is not None and should_stop():
                 interrupted = True
                 break
-            crop = random_crop(crops, ls.crop, generator)
+            crop = random_crop(crops, side, generator)
             with torch.no_grad():
                 ref = reference(crop, code0) if ls.color_weight else None
             objective = scorer.objective(crop, ref)
@@ -294,4 +299,4 @@ def learn(
 
 
 __all__ = ["ColorTerm", "LearnResult", "LearnSettings", "LearnStep", "Scorer", "checkpoint_path", "crop_loss",
-           "learn", "parameters", "photo_tensors", "random_crop", "style_tensors"]
+           "crop_side", "learn", "parameters", "photo_tensors", "random_crop", "style_tensors"]
