@@ -125,8 +125,8 @@ def run_network_folder(args: argparse.Namespace, settings: Any, stop: StopFlag) 
     """``stylo run FOLDER --network NAME.stylo.pt -o OUTDIR``: a :class:`~stylo.jobs.PaintJob` per image of the
     folder (named as a batch names them); an image that fails is counted and the others are still painted."""
     from stylo.cli.batch import batch_contents, batch_names
-    from stylo.files import spare_inputs
     from stylo.events import Failed
+    from stylo.files import spare_inputs
     from stylo.jobs import PaintJob, run_jobs
 
     folder, out = Path(args.content), Path(args.output)
