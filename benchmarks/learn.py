@@ -66,6 +66,7 @@ def main() -> int:
     p.add_argument("--out", default="/tmp/learn_bench")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--panel", action="store_true", help="the four-way table on the look panel")
+    p.add_argument("--train-photos", default=None, help="train on this folder's images instead of the bundled ones")
     p.add_argument("--styles", nargs="*", default=None, help="with --panel: only these panel styles")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -102,7 +103,7 @@ def main() -> int:
             print(json.dumps(row), flush=True)
 
     score("arbitrary", lambda im: feedforward_image(im, [style], [1.0]))
-    training = training_photos()
+    training = training_photos([args.train_photos], only=True) if args.train_photos else training_photos()
     for text in args.variant or ["norms"]:
         ls = parse_variant(text)
         ls = ls if "steps=" in text else replace(ls, steps=args.steps)

@@ -189,13 +189,13 @@ function readSettings() {
 
 // A run's settings come back into the form; its seed does not: a new run draws a new one unless the user
 // types one (or asks for that run's seed again with the button beside the field).
-function fillSettings(s, fromRun = false) {
+function fillSettings(s, fromRun = false, keepSeed = false) {  // keepSeed: a seed the user typed stays
   const form = $("#settings");
   if (s.size != null && ![...form.size.options].some((o) => Number(o.value) === s.size)) {
     form.size.append(h("option", { value: String(s.size) }, String(s.size)));  // a size made elsewhere
   }
   for (const key of ["size", "steps", "coarse_steps", "scales", "preserve_color"]) if (form[key] && s[key] != null) form[key].value = s[key];
-  if (fromRun) { if (!state.seedFixed) form.seed.value = ""; offerSeed(s.seed); }  // a seed the user typed stays
+  if (fromRun) { if (!(keepSeed && state.seedFixed)) { form.seed.value = ""; state.seedFixed = false; } offerSeed(s.seed); }
   else { form.seed.value = s.seed ?? ""; state.seedFixed = s.seed != null; offerSeed(null); }
   form.strength.value = -exponent(s.content_weight, s.style_weight);
   showBalance(-Number(form.strength.value));  // what the slider holds
@@ -541,14 +541,14 @@ async function loadGallery() {
   if (galleryRuns.some((r) => ACTIVE.includes(r.status))) galleryTimer = setTimeout(() => loadGallery().catch(() => {}), 4000);
 }
 
-function openInStudio(run) {
+function openInStudio(run, keepSeed = false) {  // keepSeed: at start-up, the saved seed the user fixed stays
   state.clip = run.clip || null;
   clearNetwork();
   setInput("content", { id: run.content, url: `/api/uploads/${run.content}` }, run.content_label);
   setInput("style", { id: run.style, url: `/api/uploads/${run.style}` }, run.style_label);
   const network = run.network && state.networks.find((n) => n.id === run.network && n.usable);
   if (network) chooseNetwork(network, false);
-  fillSettings(run.settings, true);
+  fillSettings(run.settings, true, keepSeed);
   history.replaceState(null, "", `#run=${run.id}`);
   if (ACTIVE.includes(run.status)) { follow(run.id); return; }
   if (run.result) { showResult(run); say(`opened a ${run.status} run: change the settings and press Start for another try`); }
@@ -575,11 +575,11 @@ async function useResultAsContent() {
 async function resume() {
   const wanted = (location.hash.match(/run=([0-9a-f]{32})/) || [])[1];
   if (wanted) {
-    try { openInStudio(await api(`/api/runs/${wanted}`)); return; }
+    try { openInStudio(await api(`/api/runs/${wanted}`), true); return; }
     catch (e) { showError(`the linked run: ${e.message}`); }
   }
   const active = (await api("/api/runs")).filter((r) => ACTIVE.includes(r.status));
-  if (active.length) { openInStudio(active[0]); return; }  // the newest run that is going: preview, progress and Cancel
+  if (active.length) { openInStudio(active[0], true); return; }  // the newest run that is going: preview, progress and Cancel
   const learning = state.networks.find((n) => ACTIVE.includes(n.status));
   if (learning) followLearn(learning.id, learning.style_label);  // or a style being learned
 }
