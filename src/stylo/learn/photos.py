@@ -8,8 +8,9 @@ named like a panel photo is left out. stylo's own samples are the panel's Tübin
 them is a training photo. Every photo used is recorded by its label in the ``.stylo.pt`` file.
 
 scikit-image's bundled pictures were the first default; they are mostly textures, grey or scientific images
-(brick, grass, gravel, coins, moon, a retina, a stain), and a network trained on them learned less of the painting
-on the panel's scenes than one trained on these photos (docs/learn.md).
+(brick, grass, gravel, coins, moon, a retina, a stain); with the same recipe a network trained on them kept a
+higher style distance on two held-out photos of three (0.51 and 0.45 against 0.36 and 0.32 of the arbitrary
+network's, docs/learn.md).
 """
 
 from __future__ import annotations
