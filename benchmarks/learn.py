@@ -15,7 +15,7 @@ panel's pairs with that style compare (a) the arbitrary network's start, (b) the
 learned network's picture + the default schedule (stylo.optimize with the network's picture as the start: the same
 steps and levels as the default), (c0) the default itself, and (d) the 300-step reference: content, style and
 colour distance, seconds, and a sheet per pair. The references are read from docs/images/look/results.csv (made
-by benchmarks/look.py at 256 px), so ``--panel`` runs at the panel's 256 px unless ``--references`` is off:
+by benchmarks/look.py at 256 px), so (d) is there only at ``--size 256``, the panel's size:
 
     .venv/bin/python benchmarks/learn.py --panel --size 256 --out bench-out/learn_panel"""
 
@@ -78,7 +78,7 @@ def main() -> int:
     from stylo.config import Settings
     from stylo.feedforward import feedforward_image
     from stylo.image import fit_long_side, open_image, resize
-    from stylo.learn import Network, learn, training_photos
+    from stylo.learn import Network, learn
     from stylo.metrics import evaluate
 
     out = Path(args.out)
@@ -103,7 +103,7 @@ def main() -> int:
             print(json.dumps(row), flush=True)
 
     score("arbitrary", lambda im: feedforward_image(im, [style], [1.0]))
-    training = training_photos([args.train_photos], only=True) if args.train_photos else training_photos()
+    training = training_set(args)
     for text in args.variant or ["norms"]:
         ls = parse_variant(text)
         ls = ls if "steps=" in text else replace(ls, steps=args.steps)
@@ -129,17 +129,24 @@ def main() -> int:
     return 0
 
 
+def training_set(args: argparse.Namespace):
+    """The bundled photos, or only ``--train-photos``' folder."""
+    from stylo.learn import training_photos
+
+    return training_photos([args.train_photos], only=True) if args.train_photos else training_photos()
+
+
 def panel(args: argparse.Namespace) -> int:
     import csv
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from look import PANEL, STYLES, content_image, style_image
+    from look import PANEL, content_image, style_image, style_path
 
     from stylo.config import Settings
     from stylo.experiments.sheet import labelled_grid
     from stylo.feedforward import feedforward_image
     from stylo.image import fit_long_side, resize
-    from stylo.learn import LearnSettings, Network, learn, training_photos
+    from stylo.learn import LearnSettings, Network, learn
     from stylo.metrics import evaluate
     from stylo.optimize import stylize_result
     from stylo.start import VideoInputs
@@ -152,16 +159,15 @@ def panel(args: argparse.Namespace) -> int:
     if args.size == 256:
         with (ROOT / "docs" / "images" / "look" / "results.csv").open() as fh:
             refs = {r["pair"]: r for r in csv.DictReader(fh) if r["run"] == "reference"}
-    training = training_photos()
+    training = training_set(args)
     rows = []
     print(f"{'pair':<18} {'run':<16} {'content':>9} {'style':>9} {'colour':>6} {'s':>6}", flush=True)
     styles = [st for st in dict.fromkeys(name for _, name in PANEL) if args.styles is None or st in args.styles]
     for style_name in styles:
-        style_path = style_path_of(style_name, STYLES)
         path = out / f"{style_name}.stylo.pt"
         t = time.perf_counter()
         if not path.exists():
-            learn([style_path], path, training, s, ls, checkpoint_every=1e9)
+            learn([style_path(style_name)], path, training, s, ls, checkpoint_every=1e9)
             learn_s = time.perf_counter() - t
             print(f"{style_name}: learned in {learn_s:.0f} s ({ls.steps} steps, {torch.get_num_threads()} threads)",
                   flush=True)
@@ -209,11 +215,6 @@ def panel(args: argparse.Namespace) -> int:
             labelled_grid(cells, cols=6).save(out / f"{key}.jpg", quality=90)
     (out / "panel_rows.json").write_text(json.dumps(rows, indent=1))
     return 0
-
-
-def style_path_of(name: str, styles: dict) -> Path:
-    path = STYLES / styles[name]
-    return path if path.exists() else ROOT / "samples" / styles[name]
 
 
 if __name__ == "__main__":

@@ -52,9 +52,13 @@ def content_image(name: str) -> Image.Image:
     return Image.fromarray(array).convert("RGB")
 
 
-def style_image(name: str) -> Image.Image:
+def style_path(name: str) -> Path:
     path = SHARED / STYLES[name]
-    return Image.open(path if path.exists() else ROOT / "samples" / STYLES[name]).convert("RGB")
+    return path if path.exists() else ROOT / "samples" / STYLES[name]
+
+
+def style_image(name: str) -> Image.Image:
+    return Image.open(style_path(name)).convert("RGB")
 
 
 def peer(content: Image.Image, style: Image.Image, size: int) -> tuple[Image.Image, float]:

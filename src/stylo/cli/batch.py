@@ -41,6 +41,15 @@ def batch_contents(folder: Path, out: Path) -> list[Path]:
     return contents
 
 
+def batch_outputs(folder: Path, out: Path) -> dict[Path, Path]:
+    """Each image of a batch's input ``folder`` and its output file in the folder ``out`` (named by
+    :func:`batch_names`), or a one-line error (``out`` names a PNG, is not a folder, or is the input folder)."""
+    if out.suffix.lower() == ".png":
+        raise StyloError(f"with a folder of content images, -o must name a folder, not {shown(out)}")
+    contents = batch_contents(folder, out)
+    return {path: out / name for path, name in batch_names(contents).items()}
+
+
 def cmd_batch(args: argparse.Namespace, base: Any) -> int:
     """No planned output may be an input (through a symlink or a hard link); each output is in place as soon as
     its cell finishes."""
@@ -50,17 +59,15 @@ def cmd_batch(args: argparse.Namespace, base: Any) -> int:
     folder, out = Path(args.content), Path(args.output)
     if args.masks:
         raise StyloError("--masks needs a single content image, not a folder")
-    if out.suffix.lower() == ".png":
-        raise StyloError(f"with a folder of content images, -o must name a folder, not {shown(out)}")
-    contents = batch_contents(folder, out)
-    names = batch_names(contents)
+    outputs = batch_outputs(folder, out)
+    contents = list(outputs)
     styles = [regular_file(s, "style image") for s in args.styles]
     cells = expand(base, {}, [(str(p), args.styles) for p in contents])
     check_weights(cells)
     targets: dict[str, list[Path]] = {}  # identical files share a cell; each still gets its own output name
     for cell, path in zip(cells, contents):
-        targets.setdefault(cell.key, []).append(out / names[path])
-    spare_inputs([*(out / name for name in names.values()), *planned_outputs(out, cells)],
+        targets.setdefault(cell.key, []).append(outputs[path])
+    spare_inputs([*outputs.values(), *planned_outputs(out, cells)],
                  [*contents, *styles, *([Path(args.config)] if args.config else [])])
     prepare_out(out)
     progress = Progress(args, len(cells))

@@ -124,20 +124,18 @@ def _close(progress: Any) -> None:
 def run_network_folder(args: argparse.Namespace, settings: Any, stop: StopFlag) -> int:
     """``stylo run FOLDER --network NAME.stylo.pt -o OUTDIR``: a :class:`~stylo.jobs.PaintJob` per image of the
     folder (named as a batch names them); an image that fails is counted and the others are still painted."""
-    from stylo.cli.batch import batch_contents, batch_names
+    from stylo.cli.batch import batch_outputs
     from stylo.events import Failed
     from stylo.files import spare_inputs
     from stylo.jobs import PaintJob, run_jobs
 
-    folder, out = Path(args.content), Path(args.output)
-    if out.suffix.lower() == ".png":
-        raise StyloError(f"with a folder of content images, -o must name a folder, not {shown(out)}")
-    contents = batch_contents(folder, out)
-    names = batch_names(contents)
-    spare_inputs([out / name for name in names.values()], [*contents, Path(args.network)])
+    out = Path(args.output)
+    outputs = batch_outputs(Path(args.content), out)
+    contents = list(outputs)
+    spare_inputs(outputs.values(), [*contents, Path(args.network)])
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [PaintJob(path, Path(args.network), out / names[path], settings, args.refine, strength=args.strength)
-            for path in contents]
+    jobs = [PaintJob(path, Path(args.network), target, settings, args.refine, strength=args.strength)
+            for path, target in outputs.items()]
     outcomes = run_jobs(jobs, None, stop.should_stop)
     for outcome in outcomes:
         if isinstance(outcome, Failed):
